@@ -1,0 +1,1 @@
+"""softmining_jax: soft mining for neural-field training in JAX/Flax."""

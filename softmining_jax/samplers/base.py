@@ -1,0 +1,85 @@
+"""The sampler contract.
+
+A sampler is a :class:`Sampler`: a NamedTuple of pure functions over an explicit state pytree, in
+the style of ``optax.GradientTransformation``. It never sees a model. Positions go out; per-sample
+error and its gradient with respect to position come back as :class:`Feedback`.
+
+Units: positions are continuous pixel coordinates ``(x, y)`` with ``x`` in ``[0, W]`` (columns) and
+``y`` in ``[0, H]`` (rows) of the sample's image; pixel ``(j, i)`` covers ``[j, j+1) x [i, i+1)``
+and its centre is at ``(j + 0.5, i + 0.5)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import jax
+
+from softmining_jax.samplers.domain import Domain
+
+SamplerState = Any
+
+
+class Samples(NamedTuple):
+    """A batch of sample positions.
+
+    Attributes:
+      positions: ``(N, 2)`` float32, continuous pixel coordinates ``(x, y)``.
+      image_ids: ``(N,)`` int32, index of the image each sample belongs to.
+    """
+
+    positions: jax.Array
+    image_ids: jax.Array
+
+
+class Feedback(NamedTuple):
+    """What the task returns to the sampler after one step.
+
+    Attributes:
+      samples: the :class:`Samples` the errors refer to.
+      errors: ``(N,)`` per-sample loss ``err_i = mean_c (f - y)^2`` (colour units squared).
+      l1: ``(N,)`` per-sample importance ``Q_i = mean_c |f - y|`` (colour units).
+      error_grads: ``(N, 2)`` ``d err_i / d x_i`` in colour^2 per pixel.
+    """
+
+    samples: Samples
+    errors: jax.Array
+    l1: jax.Array
+    error_grads: jax.Array
+
+
+InitFn = Callable[[jax.Array, Domain, int], SamplerState]
+SampleFn = Callable[[SamplerState, jax.Array], Samples]
+LossWeightsFn = Callable[[SamplerState, jax.Array], jax.Array]
+UpdateFn = Callable[[SamplerState, Feedback, jax.Array], SamplerState]
+RefreshFn = Callable[[SamplerState, Sequence[jax.Array]], SamplerState]
+
+
+def _no_refresh(state: SamplerState, dense_l1: Sequence[jax.Array]) -> SamplerState:
+    del dense_l1
+    return state
+
+
+class Sampler(NamedTuple):
+    """A sampler: pure functions over an explicit state pytree.
+
+    Attributes:
+      init: ``init(key, domain, num_samples) -> state``.
+      sample: ``sample(state, key) -> Samples`` with ``num_samples`` positions.
+      loss_weights: ``loss_weights(state, l1) -> (N,)`` per-sample loss weights computed from this
+        step's ``Q_i`` (callers apply ``stop_gradient``; the functions do too).
+      update: ``update(state, feedback, key) -> state``.
+      refresh: ``refresh(state, dense_l1) -> state`` where ``dense_l1`` is a sequence with one
+        ``(H_m, W_m)`` per-pixel L1 error image per image of the domain. Identity for samplers that
+        do not use dense error maps.
+      dense_refresh_interval: the train loop computes ``dense_l1`` and calls ``refresh`` every this
+        many steps (0: never).
+    """
+
+    init: InitFn
+    sample: SampleFn
+    loss_weights: LossWeightsFn
+    update: UpdateFn
+    refresh: RefreshFn = _no_refresh
+    dense_refresh_interval: int = 0

@@ -1,0 +1,251 @@
+"""Soft mining: a persistent sample population moved by Langevin Monte Carlo.
+
+Per step (``../DESIGN.md`` section 2): each sample moves by
+
+    x <- x + eps * beta * grad_x log err(x) + sqrt(2 eps) * noise,
+
+whose stationary density is proportional to ``err^beta`` (``eps`` in pixels^2, so the noise has a
+standard deviation of ``sqrt(2 eps)`` pixels). The drift is clipped to a trust region of
+``max_drift`` pixels because ``grad log err`` explodes where the error crosses zero. Samples that
+leave their image, and the lowest-error ``reinit_fraction``, restart from a prior (Sobel edges or
+uniform); a further ``uniform_fraction`` restarts uniformly so no region is ever starved.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from softmining_jax.samplers import distribution as dist_lib
+from softmining_jax.samplers.base import Feedback, Sampler, Samples
+from softmining_jax.samplers.domain import Domain
+from softmining_jax.samplers.uniform import _check_num_samples, sample_uniform
+from softmining_jax.samplers.weights import WeightSchedule
+
+_ERR_FLOOR = 1e-12
+_MAX_GRAD_LOG = 1e12
+
+
+@struct.dataclass
+class SoftMiningState:
+    """State of the Langevin soft-mining sampler.
+
+    Attributes:
+      positions: ``(N, 2)`` float32 pixel coordinates ``(x, y)``, always inside their image.
+      image_ids: ``(N,)`` int32.
+      step: scalar int32, number of updates so far.
+      prior: the re-initialisation density.
+      mean_drift: scalar float32, mean drift length of the last update in pixels (diagnostic).
+      drift_clipped: scalar float32, fraction of samples whose drift was clipped (diagnostic).
+      reinit_fraction: scalar float32, fraction of samples re-initialised last update (diagnostic).
+    """
+
+    positions: jax.Array
+    image_ids: jax.Array
+    step: jax.Array
+    prior: dist_lib.CellDistribution
+    mean_drift: jax.Array
+    drift_clipped: jax.Array
+    reinit_fraction: jax.Array
+
+
+def _check_fraction(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {value}.")
+
+
+def soft_mining_sampler(
+    step_size: float = 2.0,
+    concentration: float = 2.0,
+    a: float | None = None,
+    b: float | None = None,
+    drift: bool = True,
+    max_drift: float | None = 8.0,
+    reinit_fraction: float = 0.1,
+    uniform_fraction: float = 0.1,
+    prior: str = "edge",
+    boundary: str = "reinit",
+    keep_image: bool = False,
+    weights: WeightSchedule | None = None,
+    normalized_units: bool = False,
+    gradient_of_mean: bool = False,
+    uniform_block: bool = False,
+    snap_to_pixel_centres: bool = False,
+) -> Sampler:
+    """The Langevin soft-mining sampler.
+
+    Args:
+      step_size: Langevin step ``eps`` in pixels^2 (noise std ``sqrt(2 eps)`` pixels).
+      concentration: ``beta``; the stationary density is proportional to ``err^beta``.
+      a, b: the paper's form ``x + a grad log err + b noise``; if both are given they override
+        ``step_size``/``concentration`` (``eps = b^2/2``, ``beta = 2a/b^2``).
+      drift: if False, only noise and re-initialisation move the samples.
+      max_drift: trust region: the drift vector is clipped to this length in pixels (None: off).
+      reinit_fraction: the lowest-error fraction restarts from the prior each step.
+      uniform_fraction: each sample independently restarts uniformly with this probability.
+      prior: ``"edge"`` (the domain's prior, e.g. Sobel edges) or ``"uniform"``.
+      boundary: ``"reinit"`` (samples that leave their image restart from the prior) or
+        ``"reflect"`` (reflect at the image border; keeps the Langevin stationary density).
+      keep_image: if True a sample keeps its image forever (re-initialisation draws from its own
+        image's prior); otherwise a re-initialised sample may move to another image, drawn in
+        proportion to prior mass. Must be False when there are more images than samples.
+      weights: the loss-weight schedule (default: ``WeightSchedule()``, alpha 0.6).
+      normalized_units: official-code behaviour: ``a``, ``b`` act on ``[0, 1]``-normalised
+        positions (pixel index / (size - 1)) while the gradient stays in pixel units.
+      gradient_of_mean: official-code behaviour: the gradient is that of the batch-mean loss
+        (an extra ``1/N``).
+      uniform_block: official-code behaviour: the uniform re-seed always hits the last
+        ``uniform_fraction * N`` samples instead of a random subset.
+      snap_to_pixel_centres: official-code behaviour: ``sample`` returns positions rounded to the
+        nearest pixel centre.
+
+    Returns:
+      A :class:`Sampler`.
+    """
+    if (a is None) != (b is None):
+        raise ValueError("Give both a and b (the paper's form) or neither.")
+    if a is None:
+        if not step_size > 0:
+            raise ValueError(f"step_size (eps, pixels^2) must be > 0, got {step_size}.")
+        drift_coef, noise_std = float(step_size) * float(concentration), (2.0 * step_size) ** 0.5
+    else:
+        if not b >= 0:
+            raise ValueError(f"b must be >= 0, got {b}.")
+        drift_coef, noise_std = float(a), float(b)
+    if max_drift is not None and not max_drift > 0:
+        raise ValueError(f"max_drift must be > 0 pixels or None, got {max_drift}.")
+    _check_fraction("reinit_fraction", reinit_fraction)
+    _check_fraction("uniform_fraction", uniform_fraction)
+    if prior not in ("edge", "uniform"):
+        raise ValueError(f"prior must be 'edge' or 'uniform', got {prior!r}.")
+    if boundary not in ("reinit", "reflect"):
+        raise ValueError(f"boundary must be 'reinit' or 'reflect', got {boundary!r}.")
+    schedule = weights if weights is not None else WeightSchedule()
+
+    def init(key: jax.Array, domain: Domain, num_samples: int) -> SoftMiningState:
+        _check_num_samples(num_samples)
+        n, m = int(num_samples), domain.num_images
+        if keep_image and n < m:
+            raise ValueError(
+                f"keep_image=True needs at least one sample per image: {n} samples, {m} images."
+            )
+        layout = dist_lib.GridLayout(domain.sizes, 1)
+        if prior == "edge" and domain.priors is not None:
+            prior_dist = dist_lib.from_pixel_weights(layout, [jnp.asarray(p) for p in domain.priors])
+        else:
+            prior_dist = dist_lib.uniform(layout)
+        ids = (jnp.arange(n, dtype=jnp.int32) * m) // n if keep_image else None
+        samples = sample_uniform(domain.sizes, key, n, ids)
+        zero = jnp.zeros((), jnp.float32)
+        return SoftMiningState(
+            positions=samples.positions, image_ids=samples.image_ids,
+            step=jnp.zeros((), jnp.int32), prior=prior_dist,
+            mean_drift=zero, drift_clipped=zero, reinit_fraction=zero,
+        )
+
+    def sample(state: SoftMiningState, key: jax.Array) -> Samples:
+        del key
+        x = state.positions
+        if snap_to_pixel_centres:
+            hw = jnp.asarray(state.prior.layout.sizes, jnp.float32)[state.image_ids]
+            x = jnp.clip(jnp.floor(x) + 0.5, 0.5, hw[:, ::-1] - 0.5)
+        return Samples(positions=x, image_ids=state.image_ids)
+
+    def loss_weights(state: SoftMiningState, l1: jax.Array) -> jax.Array:
+        return schedule(l1, state.step)
+
+    def update(state: SoftMiningState, feedback: Feedback, key: jax.Array) -> SoftMiningState:
+        layout = state.prior.layout
+        x, ids = state.positions, state.image_ids
+        n = x.shape[0]
+        k_noise, k_prior, k_uni, k_mask = jax.random.split(key, 4)
+        err = jnp.asarray(feedback.errors, jnp.float32)
+        grad = jnp.asarray(feedback.error_grads, jnp.float32)
+        bad = ~jnp.isfinite(err) | ~jnp.all(jnp.isfinite(grad), axis=-1)
+        err = jnp.where(bad, 0.0, jnp.maximum(err, 0.0))
+        grad_log = jnp.where(bad[:, None], 0.0, grad) / jnp.maximum(err, _ERR_FLOOR)[:, None]
+        # Bounded so the squared drift length cannot overflow float32; the trust region clips
+        # far below this anyway.
+        grad_log = jnp.clip(grad_log, -_MAX_GRAD_LOG, _MAX_GRAD_LOG)
+
+        hw = jnp.asarray(layout.sizes, jnp.float32)[ids]
+        wh = hw[:, ::-1]  # (N, 2) as (W, H), matching (x, y)
+        scale = jnp.maximum(wh - 1.0, 1.0) if normalized_units else jnp.ones_like(wh)
+        coef = drift_coef / n if gradient_of_mean else drift_coef
+        step_drift = coef * scale * grad_log if drift else jnp.zeros_like(x)
+        length = jnp.linalg.norm(step_drift, axis=-1, keepdims=True)
+        clipped = jnp.zeros((n,), bool)
+        if max_drift is not None:
+            clipped = length[:, 0] > max_drift
+            step_drift = step_drift * jnp.minimum(1.0, max_drift / jnp.maximum(length, 1e-30))
+        noise = noise_std * scale * jax.random.normal(k_noise, x.shape)
+        moved = x + step_drift + noise
+
+        if boundary == "reflect":
+            period = 2.0 * wh
+            t = jnp.mod(moved, period)
+            moved = jnp.where(t > wh, period - t, t)
+            outside = jnp.zeros((n,), bool)
+        else:
+            outside = jnp.any((moved < 0.0) | (moved > wh), axis=-1)
+        outside = outside | ~jnp.all(jnp.isfinite(moved), axis=-1) | bad
+
+        k_low = int(round(reinit_fraction * n))
+        low = jnp.zeros((n,), bool)
+        if k_low > 0:
+            _, idx = jax.lax.top_k(-err, k_low)
+            low = low.at[idx].set(True)
+        if uniform_block:
+            uni = jnp.arange(n) >= n - int(round(uniform_fraction * n))
+        else:
+            uni = jax.random.uniform(k_mask, (n,)) < uniform_fraction
+
+        keep_ids = ids if keep_image else None
+        p_pos, p_ids = dist_lib.sample(state.prior, k_prior, n, keep_ids)
+        u = sample_uniform(layout.sizes, k_uni, n, keep_ids)
+        restart = outside | low
+        new_x = jnp.where(uni[:, None], u.positions, jnp.where(restart[:, None], p_pos, moved))
+        new_ids = jnp.where(uni, u.image_ids, jnp.where(restart, p_ids, ids))
+        new_wh = jnp.asarray(layout.sizes, jnp.float32)[new_ids][:, ::-1]
+        new_x = jnp.clip(new_x, 0.0, new_wh)
+        return state.replace(
+            positions=new_x,
+            image_ids=new_ids.astype(jnp.int32),
+            step=state.step + 1,
+            mean_drift=jnp.mean(jnp.linalg.norm(step_drift, axis=-1)),
+            drift_clipped=jnp.mean(clipped.astype(jnp.float32)),
+            reinit_fraction=jnp.mean((restart | uni).astype(jnp.float32)),
+        )
+
+    return Sampler(init=init, sample=sample, loss_weights=loss_weights, update=update)
+
+
+def hard_mining_sampler(**kwargs) -> Sampler:
+    """Soft mining with ``alpha = 0``: all loss weights equal (pure mining, biased)."""
+    return soft_mining_sampler(weights=WeightSchedule(alpha=0.0), **kwargs)
+
+
+def importance_sampler(**kwargs) -> Sampler:
+    """Soft mining with ``alpha = 1`` (importance sampling), weights unclamped."""
+    return soft_mining_sampler(weights=WeightSchedule(alpha=1.0, clamp_std=None), **kwargs)
+
+
+def official_sampler(alpha: float = 0.6, a: float = 20.0, b: float = 2e-2, **kwargs) -> Sampler:
+    """The behaviour of the authors' PyTorch code (ubc-vision/nf-soft-mining, ``lmc.py``).
+
+    ``a`` and ``b`` act on ``[0, 1]``-normalised positions with a pixel-unit gradient of the batch
+    mean loss; 10% lowest-loss samples re-seeded on edges, a fixed 10% index block re-seeded
+    uniformly, each sample bound to its image for life, positions rounded to pixels, and loss
+    weights ``(1/clip(Q, 2^-10))^min(step/1000, alpha)`` clamped to ``[0.2, mean + std]``.
+    """
+    schedule = WeightSchedule(
+        alpha=alpha, warmup_rate=1e-3, q_floor=2.0**-10, clamp_min=0.2, clamp_std=1.0
+    )
+    options = dict(
+        a=a, b=b, max_drift=None, reinit_fraction=0.1, uniform_fraction=0.1, prior="edge",
+        boundary="reinit", keep_image=True, normalized_units=True, gradient_of_mean=True,
+        uniform_block=True, snap_to_pixel_centres=True,
+    )
+    options.update(kwargs)
+    return soft_mining_sampler(weights=schedule, **options)

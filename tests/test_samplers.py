@@ -1,0 +1,443 @@
+"""Sampler tests: statistics against exact densities, edge cases, jit/vmap, determinism."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from softmining_jax.samplers import (
+    Domain,
+    Feedback,
+    Samples,
+    WeightSchedule,
+    error_map_sampler,
+    hard_mining_sampler,
+    importance_sampler,
+    official_sampler,
+    sample_uniform,
+    soft_mining_sampler,
+    sobel_prior,
+    uniform_sampler,
+)
+from softmining_jax.samplers import distribution as dist_lib
+
+
+def _hist(positions: np.ndarray, size: tuple[int, int], cell: int) -> np.ndarray:
+    h, w = size
+    counts, _, _ = np.histogram2d(
+        positions[:, 1], positions[:, 0], bins=(h // cell, w // cell), range=((0, h), (0, w))
+    )
+    return counts / counts.sum()
+
+
+def _total_variation(p: np.ndarray, q: np.ndarray) -> float:
+    return 0.5 * float(np.abs(p - q).sum())
+
+
+# --- Langevin converges to err^beta -------------------------------------------------------------
+
+SIZE = (32, 32)
+CENTRE = jnp.asarray([20.0, 12.0])
+
+
+def _analytic_error(x: jax.Array) -> jax.Array:
+    """A smooth error field on a 32x32 image: a bump on a floor (colour^2 units)."""
+    d2 = jnp.sum((x - CENTRE) ** 2)
+    return 0.05 + jnp.exp(-d2 / (2 * 6.0**2))
+
+
+def _exact_density(beta: float, cell: int, fine: int = 8) -> np.ndarray:
+    h, w = SIZE
+    ys = (np.arange(h * fine) + 0.5) / fine
+    xs = (np.arange(w * fine) + 0.5) / fine
+    grid = jnp.stack(jnp.meshgrid(jnp.asarray(xs), jnp.asarray(ys)), -1).reshape(-1, 2)
+    err = np.asarray(jax.vmap(_analytic_error)(grid)).reshape(h * fine, w * fine)
+    dens = err**beta
+    dens = dens.reshape(h // cell, cell * fine, w // cell, cell * fine).sum(axis=(1, 3))
+    return dens / dens.sum()
+
+
+def _run_langevin(beta: float, steps: int, n: int = 4096) -> np.ndarray:
+    sampler = soft_mining_sampler(
+        step_size=0.5, concentration=beta, max_drift=None, reinit_fraction=0.0,
+        uniform_fraction=0.0, prior="uniform", boundary="reflect",
+    )
+    domain = Domain.from_sizes([SIZE])
+    state = sampler.init(jax.random.key(0), domain, n)
+    err_and_grad = jax.vmap(jax.value_and_grad(_analytic_error))
+
+    def body(state, key):
+        samples = sampler.sample(state, key)
+        err, grad = err_and_grad(samples.positions)
+        fb = Feedback(samples, err, jnp.sqrt(err), grad)
+        return sampler.update(state, fb, key), None
+
+    keys = jax.random.split(jax.random.key(1), steps)
+    state, _ = jax.jit(lambda s: jax.lax.scan(body, s, keys))(state)
+    return np.asarray(state.positions)
+
+
+@pytest.mark.parametrize("beta", [1.0, 3.0])
+def test_langevin_converges_to_err_power_beta(beta):
+    positions = _run_langevin(beta, steps=3000)
+    cell = 4
+    tv = _total_variation(_hist(positions, SIZE, cell), _exact_density(beta, cell))
+    # 4096 samples over 64 cells: sampling noise alone gives TV ~0.04.
+    assert tv < 0.08, tv
+    # And the target is far from uniform, so the test can fail.
+    uniform = np.full((SIZE[0] // cell, SIZE[1] // cell), 1.0 / 64)
+    assert _total_variation(uniform, _exact_density(beta, cell)) > 0.25
+
+
+def test_paper_form_matches_eps_beta():
+    eps, beta = 2.0, 3.0
+    s1 = soft_mining_sampler(step_size=eps, concentration=beta, uniform_fraction=0.0)
+    s2 = soft_mining_sampler(a=eps * beta, b=(2 * eps) ** 0.5, uniform_fraction=0.0)
+    domain = Domain.from_sizes([SIZE])
+    st1 = s1.init(jax.random.key(0), domain, 64)
+    st2 = s2.init(jax.random.key(0), domain, 64)
+    smp = s1.sample(st1, jax.random.key(0))
+    err, grad = jax.vmap(jax.value_and_grad(_analytic_error))(smp.positions)
+    fb = Feedback(smp, err, jnp.sqrt(err), grad)
+    a = s1.update(st1, fb, jax.random.key(3)).positions
+    b = s2.update(st2, fb, jax.random.key(3)).positions
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-5)
+
+
+def test_drift_moves_towards_error_within_trust_region():
+    kwargs = dict(step_size=1.0, concentration=10.0, max_drift=2.0, reinit_fraction=0.0,
+                  uniform_fraction=0.0, prior="uniform", boundary="reflect")
+    with_drift, without = soft_mining_sampler(**kwargs), soft_mining_sampler(drift=False, **kwargs)
+    domain = Domain.from_sizes([(200, 200)])
+    state = with_drift.init(jax.random.key(0), domain, 256)
+    state = state.replace(positions=state.positions * 0.1 + 5.0)  # around the bump, off borders
+    smp = with_drift.sample(state, jax.random.key(0))
+    err, grad = jax.vmap(jax.value_and_grad(_analytic_error))(smp.positions)
+    fb = Feedback(smp, err, jnp.sqrt(err), grad)
+    key = jax.random.key(5)
+    drift = np.asarray(with_drift.update(state, fb, key).positions
+                       - without.update(state, fb, key).positions)
+    length = np.linalg.norm(drift, axis=-1)
+    expected = 10.0 * np.asarray(grad) / np.asarray(err)[:, None]  # eps * beta * grad log err
+    expected *= np.minimum(1.0, 2.0 / np.linalg.norm(expected, axis=-1))[:, None]
+    np.testing.assert_allclose(drift, expected, rtol=1e-4, atol=1e-4)
+    assert length.max() <= 2.0 + 1e-4 and length.max() > 1.0
+
+
+# --- priors and error maps follow their densities -----------------------------------------------
+
+
+def _square_image() -> np.ndarray:
+    img = np.zeros((24, 40), np.uint8)
+    img[6:18, 10:22] = 255
+    return img
+
+
+def test_sobel_prior_shape_mean_and_edges():
+    prior = sobel_prior(_square_image())
+    assert prior.shape == (24, 40)
+    np.testing.assert_allclose(prior.mean(), 1.0, rtol=1e-5)
+    assert prior[6, 15] > 10 * prior[0, 0]  # edge vs flat background
+    assert prior.min() > 0
+    np.testing.assert_array_equal(sobel_prior(np.full((5, 7, 3), 9, np.uint8)), np.ones((5, 7)))
+
+
+def test_edge_prior_samples_follow_sobel_density():
+    img = _square_image()
+    domain = Domain.from_images([img])
+    layout = dist_lib.GridLayout(domain.sizes, 1)
+    dist = dist_lib.from_pixel_weights(layout, [jnp.asarray(domain.priors[0])])
+    pos, ids = jax.jit(lambda k: dist_lib.sample(dist, k, 400_000))(jax.random.key(0))
+    assert int(ids.max()) == 0
+    cell = 2
+    expected = domain.priors[0].reshape(12, cell, 20, cell).sum(axis=(1, 3))
+    tv = _total_variation(_hist(np.asarray(pos), (24, 40), cell), expected / expected.sum())
+    assert tv < 0.02, tv
+
+
+@pytest.mark.parametrize("cell_size", [1, 4, 7])
+def test_error_map_samples_follow_grid(cell_size):
+    size = (21, 30)
+    rng = np.random.default_rng(0)
+    dense = rng.gamma(0.5, size=size).astype(np.float32)
+    sampler = error_map_sampler(cell_size=cell_size, uniform_fraction=0.0)
+    state = sampler.init(jax.random.key(0), Domain.from_sizes([size]), 4096)
+    state = sampler.refresh(state, [jnp.asarray(dense)])
+    keys = jax.random.split(jax.random.key(1), 100)
+    pos = jax.jit(jax.vmap(lambda k: sampler.sample(state, k).positions))(keys)
+    pos = np.asarray(pos).reshape(-1, 2)
+    # The density is piecewise constant: each cell's mean error. Compare on 3x3-pixel bins.
+    layout = dist_lib.GridLayout((size,), cell_size)
+    cell_mean = np.asarray(layout.pool([jnp.asarray(dense)])) / layout.cell_areas
+    per_pixel = np.repeat(np.repeat(cell_mean, cell_size, 0), cell_size, 1)[: size[0], : size[1]]
+    expected = per_pixel.reshape(7, 3, 10, 3).sum(axis=(1, 3))
+    tv = _total_variation(_hist(pos, size, 3), expected / expected.sum())
+    assert tv < 0.02, tv
+
+
+def test_multi_image_distribution_masses():
+    sizes = ((10, 20), (30, 5), (3, 3))
+    layout = dist_lib.GridLayout(sizes, 2)
+    maps = [jnp.full(s, float(m + 1)) for m, s in enumerate(sizes)]
+    dist = dist_lib.from_pixel_weights(layout, maps)
+    pos, ids = dist_lib.sample(dist, jax.random.key(0), 200_000)
+    mass = np.array([(m + 1) * h * w for m, (h, w) in enumerate(sizes)], float)
+    freq = np.bincount(np.asarray(ids), minlength=3) / 200_000
+    np.testing.assert_allclose(freq, mass / mass.sum(), atol=0.005)
+    hw = np.asarray(sizes, float)[np.asarray(ids)]
+    p = np.asarray(pos)
+    assert np.all(p >= 0) and np.all(p[:, 0] <= hw[:, 1]) and np.all(p[:, 1] <= hw[:, 0])
+    np.testing.assert_allclose(np.asarray(dist_lib.probabilities(dist)).sum(), 1.0, rtol=1e-5)
+
+
+def test_conditional_sampling_stays_in_image():
+    sizes = ((10, 20), (30, 5))
+    dist = dist_lib.uniform(dist_lib.GridLayout(sizes, 1))
+    want = jnp.asarray([0, 1] * 500, jnp.int32)
+    pos, ids = dist_lib.sample(dist, jax.random.key(0), 1000, want)
+    np.testing.assert_array_equal(ids, want)
+    hw = np.asarray(sizes, float)[np.asarray(ids)]
+    assert np.all(np.asarray(pos)[:, 0] <= hw[:, 1]) and np.all(np.asarray(pos)[:, 1] <= hw[:, 0])
+
+
+def test_uniform_sampler_area_proportional():
+    sizes = ((10, 10), (10, 30))
+    smp = sample_uniform(sizes, jax.random.key(0), 100_000)
+    frac = float(jnp.mean(smp.image_ids == 1))
+    assert abs(frac - 0.75) < 0.01
+
+
+# --- loss weights -------------------------------------------------------------------------------
+
+
+def test_importance_sampling_is_unbiased():
+    size = (16, 16)
+    rng = np.random.default_rng(1)
+    q = rng.uniform(0.01, 1.0, size=size).astype(np.float32) ** 3
+    err = (q * rng.uniform(0.5, 1.5, size=size)).astype(np.float32) ** 2
+    sampler = error_map_sampler(
+        uniform_fraction=0.0, weights=WeightSchedule(alpha=1.0, warmup_steps=0, clamp_std=None,
+                                                     q_floor=1e-9))
+    state = sampler.refresh(sampler.init(jax.random.key(0), Domain.from_sizes([size]), 1024),
+                            [jnp.asarray(q)])
+    q_j, err_j = jnp.asarray(q), jnp.asarray(err)
+
+    def estimate(key):
+        smp = sampler.sample(state, key)
+        ij = jnp.floor(smp.positions).astype(jnp.int32)
+        q_s, e_s = q_j[ij[:, 1], ij[:, 0]], err_j[ij[:, 1], ij[:, 0]]
+        w = sampler.loss_weights(state, q_s)
+        return jnp.mean(w * e_s) * jnp.mean(q_j)  # normalising constant of Q's density
+
+    estimates = np.asarray(jax.jit(jax.vmap(estimate))(jax.random.split(jax.random.key(2), 400)))
+    truth = err.mean()
+    stderr = estimates.std() / np.sqrt(len(estimates))
+    assert abs(estimates.mean() - truth) < 4 * stderr + 1e-6, (estimates.mean(), truth, stderr)
+    # The unweighted mean over the same samples is badly biased, so the test has teeth.
+    assert abs(np.mean(estimates / 1.0) - truth) < 0.02 * truth
+
+
+def test_hard_mining_weights_all_equal():
+    sampler = hard_mining_sampler()
+    state = sampler.init(jax.random.key(0), Domain.from_sizes([(8, 8)]), 16)
+    state = state.replace(step=jnp.asarray(5000))
+    w = sampler.loss_weights(state, jnp.linspace(0.0, 1.0, 16))
+    np.testing.assert_array_equal(w, np.ones(16))
+
+
+def test_weight_schedule_warmup_clamp_and_fade():
+    sched = WeightSchedule(alpha=0.5, warmup_steps=100, clamp_std=None, fade_start=200,
+                           fade_end=300)
+    q = jnp.asarray([0.01, 0.1, 1.0])
+    np.testing.assert_allclose(sched(q, 0), [1, 1, 1])
+    np.testing.assert_allclose(sched(q, 50), q ** -0.25, rtol=1e-5)
+    np.testing.assert_allclose(sched(q, 150), q ** -0.5, rtol=1e-5)
+    np.testing.assert_allclose(sched(q, 250), q ** -0.25, rtol=1e-5)
+    np.testing.assert_allclose(sched(q, 400), [1, 1, 1])
+    clamped = WeightSchedule(alpha=1.0, warmup_steps=0, clamp_std=1.0)(q, 0)
+    w = 1 / np.asarray(q)
+    assert float(clamped.max()) == pytest.approx(w.mean() + w.std(), rel=1e-5)
+    nan_w = sched(jnp.asarray([jnp.nan, 0.0, jnp.inf]), 150)
+    assert np.all(np.isfinite(nan_w)) and np.all(np.asarray(nan_w) > 0)
+
+
+def test_official_weights_and_uniform_block():
+    sampler = official_sampler(alpha=0.6)
+    state = sampler.init(jax.random.key(0), Domain.from_images([_square_image()]), 100)
+    # official: alpha_t = min(step / 1000, alpha)
+    q = jnp.linspace(0.001, 1.0, 100)
+    w = np.asarray(sampler.loss_weights(state.replace(step=jnp.asarray(300)), q))
+    raw = (1 / np.maximum(np.asarray(q), 2.0**-10)) ** 0.3
+    np.testing.assert_allclose(w, np.clip(raw, 0.2, raw.mean() + raw.std()), rtol=1e-5)
+    smp = sampler.sample(state, jax.random.key(0))
+    np.testing.assert_allclose(np.asarray(smp.positions) % 1.0, 0.5)  # pixel centres
+    fb = Feedback(smp, jnp.ones(100), jnp.ones(100), jnp.zeros((100, 2)))
+    new = sampler.update(state, fb, jax.random.key(1))
+    np.testing.assert_array_equal(new.image_ids, state.image_ids)  # bound to images for life
+    assert float(new.reinit_fraction) >= 0.2 - 1e-6  # 10% lowest + fixed 10% uniform block
+
+
+# --- edge cases ---------------------------------------------------------------------------------
+
+ALL_SAMPLERS = {
+    "uniform": uniform_sampler,
+    "soft_mining": soft_mining_sampler,
+    "hard_mining": hard_mining_sampler,
+    "importance": importance_sampler,
+    "official": lambda: official_sampler(keep_image=False),
+    "error_map_dense": error_map_sampler,
+    "error_map_feedback": lambda: error_map_sampler(cell_size=3, source="feedback",
+                                                    rebuild_interval=1),
+}
+
+
+def _check_inside(samples: Samples, sizes) -> None:
+    hw = np.asarray(sizes, float)[np.asarray(samples.image_ids)]
+    p = np.asarray(samples.positions)
+    assert np.all(np.isfinite(p))
+    assert np.all(p >= 0) and np.all(p[:, 0] <= hw[:, 1]) and np.all(p[:, 1] <= hw[:, 0])
+
+
+def _state_finite(state) -> bool:
+    leaves = jax.tree_util.tree_leaves(state)
+    return all(bool(jnp.all(jnp.isfinite(x))) for x in leaves if jnp.issubdtype(x.dtype,
+                                                                                  jnp.floating))
+
+
+@pytest.mark.parametrize("name", list(ALL_SAMPLERS))
+def test_adversarial_feedback_keeps_state_finite_and_inside(name):
+    sampler = ALL_SAMPLERS[name]()
+    sizes = ((12, 20), (7, 5), (30, 9))
+    imgs = [np.random.default_rng(m).integers(0, 255, s, np.uint8) for m, s in enumerate(sizes)]
+    domain = Domain.from_images(imgs)
+    n = 2  # fewer samples than images
+    state = sampler.init(jax.random.key(0), domain, n)
+    update, sample = jax.jit(sampler.update), jax.jit(sampler.sample)
+    refresh = jax.jit(sampler.refresh)
+    feedbacks = [
+        (jnp.zeros(n), jnp.zeros(n), jnp.zeros((n, 2))),  # zero error everywhere
+        (jnp.asarray([jnp.nan, 1.0]), jnp.asarray([jnp.inf, jnp.nan]),
+         jnp.asarray([[jnp.nan, 1.0], [jnp.inf, -jnp.inf]])),
+        (jnp.full(n, 1e-30), jnp.full(n, 1e-15), jnp.full((n, 2), 1e30)),  # huge gradients
+        (jnp.ones(n), jnp.ones(n), jnp.full((n, 2), -1e30)),
+    ]
+    for i, (err, l1, grad) in enumerate(feedbacks * 3):
+        smp = sample(state, jax.random.key(10 + i))
+        _check_inside(smp, sizes)
+        w = sampler.loss_weights(state, l1)
+        assert np.all(np.isfinite(np.asarray(w)))
+        state = update(state, Feedback(smp, err, l1, grad), jax.random.key(i))
+        assert _state_finite(state)
+        if i == 5:
+            state = refresh(state, [jnp.full(s, jnp.nan) for s in sizes])
+            assert _state_finite(state)
+    _check_inside(sample(state, jax.random.key(99)), sizes)
+
+
+def test_samples_on_the_border_stay_valid():
+    sampler = soft_mining_sampler(step_size=1e-6, max_drift=None)
+    sizes = ((8, 8),)
+    state = sampler.init(jax.random.key(0), Domain.from_sizes(sizes), 4)
+    border = jnp.asarray([[0.0, 0.0], [8.0, 8.0], [8.0, 0.0], [0.0, 8.0]])
+    state = state.replace(positions=border)
+    smp = sampler.sample(state, jax.random.key(0))
+    _check_inside(smp, sizes)
+    fb = Feedback(smp, jnp.ones(4), jnp.ones(4), jnp.zeros((4, 2)))
+    _check_inside(sampler.sample(sampler.update(state, fb, jax.random.key(1)), None), sizes)
+    idx = dist_lib.cell_index(dist_lib.GridLayout(sizes, 3), border, jnp.zeros(4, jnp.int32))
+    assert int(idx.max()) < 9
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: soft_mining_sampler(step_size=0.0),
+        lambda: soft_mining_sampler(reinit_fraction=1.5),
+        lambda: soft_mining_sampler(uniform_fraction=-0.1),
+        lambda: soft_mining_sampler(prior="sobel"),
+        lambda: soft_mining_sampler(boundary="wrap"),
+        lambda: soft_mining_sampler(a=1.0),
+        lambda: soft_mining_sampler(max_drift=0.0),
+        lambda: error_map_sampler(source="stale"),
+        lambda: error_map_sampler(cell_size=0).init(jax.random.key(0),
+                                                    Domain.from_sizes([(4, 4)]), 4),
+        lambda: error_map_sampler(refresh_interval=0),
+        lambda: WeightSchedule(alpha=-1.0),
+        lambda: uniform_sampler().init(jax.random.key(0), Domain.from_sizes([(4, 4)]), 0),
+        lambda: soft_mining_sampler(keep_image=True).init(
+            jax.random.key(0), Domain.from_sizes([(4, 4)] * 3), 2),
+        lambda: Domain.from_sizes([]),
+        lambda: Domain.from_sizes([(0, 4)]),
+        lambda: Domain(sizes=((4, 4),), priors=(np.ones((3, 4)),)),
+        lambda: Domain(sizes=((4, 4),), priors=(np.full((4, 4), np.nan),)),
+    ],
+)
+def test_invalid_arguments_raise_clear_errors(make):
+    with pytest.raises(ValueError):
+        make()
+
+
+def test_error_map_refresh_rejects_wrong_shape():
+    sampler = error_map_sampler()
+    state = sampler.init(jax.random.key(0), Domain.from_sizes([(4, 4)]), 4)
+    with pytest.raises(ValueError, match="shape"):
+        sampler.refresh(state, [jnp.ones((4, 5))])
+
+
+def test_error_map_dense_is_uniform_until_first_refresh_then_concentrates():
+    size = (20, 20)
+    sampler = error_map_sampler(uniform_fraction=0.0)
+    state = sampler.init(jax.random.key(0), Domain.from_sizes([size]), 4000)
+    before = np.asarray(sampler.sample(state, jax.random.key(1)).positions)
+    assert 0.2 < np.mean(before[:, 0] < 5) < 0.3
+    dense = np.zeros(size, np.float32)
+    dense[:, :5] = 1.0
+    state = sampler.refresh(state, [jnp.asarray(dense)])
+    after = np.asarray(sampler.sample(state, jax.random.key(1)).positions)
+    assert np.all(after[:, 0] < 5)
+
+
+def test_error_map_feedback_learns_where_error_is():
+    size = (16, 16)
+    sampler = error_map_sampler(cell_size=4, source="feedback", uniform_fraction=0.2,
+                                rebuild_interval=1, ema=0.5)
+    state = sampler.init(jax.random.key(0), Domain.from_sizes([size]), 256)
+
+    def body(state, key):
+        smp = sampler.sample(state, key)
+        q = jnp.where(smp.positions[:, 0] >= 12, 1.0, 0.01)
+        fb = Feedback(smp, q**2, q, jnp.zeros_like(smp.positions))
+        return sampler.update(state, fb, key), None
+
+    state, _ = jax.lax.scan(body, state, jax.random.split(jax.random.key(1), 50))
+    pos = np.asarray(sampler.sample(state, jax.random.key(2)).positions)
+    assert np.mean(pos[:, 0] >= 12) > 0.7
+
+
+# --- determinism and transformations ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(ALL_SAMPLERS))
+def test_same_key_same_result_and_jit_vmap(name):
+    sampler = ALL_SAMPLERS[name]()
+    domain = Domain.from_images([_square_image()])
+    n = 32
+
+    def one_step(key):
+        k0, k1, k2 = jax.random.split(key, 3)
+        state = sampler.init(k0, domain, n)
+        smp = sampler.sample(state, k1)
+        err = jnp.sum(smp.positions, axis=-1) / 100.0
+        fb = Feedback(smp, err, jnp.sqrt(err), jnp.ones_like(smp.positions))
+        state = sampler.update(state, fb, k2)
+        return sampler.sample(state, k1).positions
+
+    a = one_step(jax.random.key(7))
+    b = jax.jit(one_step)(jax.random.key(7))
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(one_step(jax.random.key(7)), a)
+    batched = jax.vmap(one_step)(jax.random.split(jax.random.key(3), 4))
+    assert batched.shape == (4, n, 2)
+    assert not np.allclose(batched[0], batched[1])
