@@ -17,8 +17,8 @@ from softmining_jax.samplers import (
     importance_sampler,
     official_sampler,
     sample_uniform,
-    soft_mining_sampler,
     sobel_prior,
+    soft_mining_sampler,
     uniform_sampler,
 )
 from softmining_jax.samplers import distribution as dist_lib

@@ -34,7 +34,7 @@ class GridLayout:
 
     def __post_init__(self):
         if int(self.cell_size) < 1:
-            raise ValueError(f"cell_size must be a positive number of pixels, got {self.cell_size}.")
+            raise ValueError(f"cell_size must be a positive pixel count, got {self.cell_size}.")
 
     @functools.cached_property
     def cell_shapes(self) -> tuple[tuple[int, int], ...]:

@@ -132,7 +132,8 @@ def soft_mining_sampler(
             )
         layout = dist_lib.GridLayout(domain.sizes, 1)
         if prior == "edge" and domain.priors is not None:
-            prior_dist = dist_lib.from_pixel_weights(layout, [jnp.asarray(p) for p in domain.priors])
+            maps = [jnp.asarray(p) for p in domain.priors]
+            prior_dist = dist_lib.from_pixel_weights(layout, maps)
         else:
             prior_dist = dist_lib.uniform(layout)
         ids = (jnp.arange(n, dtype=jnp.int32) * m) // n if keep_image else None

@@ -20,7 +20,7 @@ class WeightSchedule:
       warmup_steps: ``alpha_t`` ramps linearly from 0 to ``alpha`` over this many steps (0: none).
       warmup_rate: if set, ``alpha_t = min(step * warmup_rate, alpha)`` instead (the official code
         uses ``1/1000``: it reaches ``alpha`` at step ``1000 * alpha``).
-      fade_start, fade_end: if ``fade_end > fade_start``, ``alpha_t`` is additionally multiplied by a
+      fade_start, fade_end: if ``fade_end > fade_start``, ``alpha_t`` is also multiplied by a
         factor falling linearly from 1 at ``fade_start`` to 0 at ``fade_end`` (fades mining out).
       q_floor: ``Q`` is clipped below at this value before the power (colour units).
       clamp_min: weights are clipped below at this value (``None``: no lower clip).

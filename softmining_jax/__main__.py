@@ -1,0 +1,3 @@
+from softmining_jax.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,100 @@
+"""Orbax checkpoints of the whole training state (params, optimizer, step, RNG, sampler state)."""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+from typing import Any
+
+import jax
+import orbax.checkpoint as ocp
+
+log = logging.getLogger(__name__)
+
+
+def _is_key(x: Any) -> bool:
+    return isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _keys_to_data(tree: Any) -> Any:
+    return jax.tree_util.tree_map(lambda x: jax.random.key_data(x) if _is_key(x) else x, tree)
+
+
+def _data_to_keys(tree: Any, template: Any) -> Any:
+    return jax.tree_util.tree_map(
+        lambda x, t: jax.random.wrap_key_data(x, impl=jax.random.key_impl(t)) if _is_key(t) else x,
+        tree, template,
+    )
+
+
+class Checkpointer:
+    """Saves and restores a training-state pytree plus a JSON metadata dict.
+
+    Saves are synchronous and atomic (Orbax writes to a temporary folder and renames it), so a crash
+    mid-save leaves the previous checkpoint loadable. Restore falls back to older checkpoints if
+    the newest cannot be read, with a warning.
+
+    Args:
+      directory: the checkpoint folder (created).
+      max_to_keep: number of checkpoints kept.
+    """
+
+    def __init__(self, directory: str | pathlib.Path, max_to_keep: int = 3):
+        self.directory = pathlib.Path(directory).absolute()
+        self.manager = ocp.CheckpointManager(
+            self.directory,
+            options=ocp.CheckpointManagerOptions(
+                max_to_keep=max_to_keep, enable_async_checkpointing=False, create=True,
+                cleanup_tmp_directories=True,
+            ),
+            item_names=("state", "meta"),
+        )
+
+    def save(self, step: int, state: Any, meta: dict[str, Any]) -> None:
+        """Save ``state`` (any pytree; typed PRNG keys allowed) at ``step``."""
+        self.manager.save(
+            int(step),
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(_keys_to_data(state)), meta=ocp.args.JsonSave(meta)
+            ),
+            force=True,
+        )
+        self.manager.wait_until_finished()
+
+    def steps(self) -> list[int]:
+        self.manager.reload()
+        return sorted(self.manager.all_steps())
+
+    def restore_latest(self, template: Any) -> tuple[Any, dict[str, Any]] | None:
+        """Restore the newest readable checkpoint into the structure of ``template``.
+
+        Returns ``(state, meta)``, or None if there is no checkpoint.
+
+        Raises:
+          RuntimeError: checkpoints exist but none can be read.
+        """
+        steps = self.steps()
+        abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, _keys_to_data(template))
+        errors = []
+        for step in reversed(steps):
+            try:
+                restored = self.manager.restore(
+                    step,
+                    args=ocp.args.Composite(
+                        state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()
+                    ),
+                )
+            except Exception as e:  # noqa: BLE001 - any failure means: try the previous one
+                log.warning("Checkpoint at step %d in %s is unreadable (%s); trying an older one.",
+                            step, self.directory, e)
+                errors.append(f"step {step}: {e}")
+                continue
+            return _data_to_keys(restored.state, template), dict(restored.meta)
+        if steps:
+            raise RuntimeError(
+                f"No readable checkpoint in {self.directory}: " + "; ".join(errors)
+            )
+        return None
+
+    def close(self) -> None:
+        self.manager.close()

@@ -1,0 +1,72 @@
+"""Gin wiring. The core API never needs gin: this module only registers constructors.
+
+Registered names (usable in ``.gin`` files and ``--gin_bindings``): ``train_and_evaluate``,
+``adam``, ``image_fitting_task``, ``ImageField``, ``load_image``, ``WeightSchedule`` and the
+samplers ``uniform_sampler``, ``soft_mining_sampler``, ``hard_mining_sampler``,
+``importance_sampler``, ``official_sampler``, ``error_map_sampler``.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import pathlib
+
+import gin
+
+from softmining_jax import samplers, train
+from softmining_jax.data.images import load_image
+from softmining_jax.fields.image_field import ImageField
+from softmining_jax.tasks.image_fitting import ImageFittingTask
+
+DEFAULT_IMAGE = "pluto_512.jpg"
+
+
+def bundled_path(name: str) -> pathlib.Path:
+    """Path of a file shipped in ``softmining_jax/assets``."""
+    p = importlib.resources.files("softmining_jax") / "assets" / name
+    if not p.is_file():
+        raise FileNotFoundError(f"No bundled file named {name!r}.")
+    return pathlib.Path(str(p))
+
+
+def image_fitting_task(
+    path: str | None = None,
+    max_side: int | None = None,
+    allow_large: bool = False,
+    field=ImageField,
+    edge_prior: bool = True,
+    eval_chunk: int = 2**16,
+) -> ImageFittingTask:
+    """Load an image file (default: the bundled Pluto, 512 px) into an image-fitting task.
+
+    A relative ``path`` is resolved against the working directory first, then the bundled assets.
+    """
+    if path is None:
+        resolved = bundled_path(DEFAULT_IMAGE)
+    else:
+        resolved = pathlib.Path(path)
+        if not resolved.exists():
+            try:
+                resolved = bundled_path(str(path))
+            except FileNotFoundError:
+                pass
+    image = load_image(resolved, max_side=max_side, allow_large=allow_large)
+    return ImageFittingTask(image, field=field, edge_prior=edge_prior, eval_chunk=eval_chunk,
+                            name=pathlib.Path(resolved).stem)
+
+
+def image_field(**kwargs) -> ImageField:
+    """Gin-configurable :class:`ImageField` constructor."""
+    return ImageField(**kwargs)
+
+
+# Registration happens once, when this module is first imported (the usual gin pattern).
+gin.external_configurable(train.train_and_evaluate, "train_and_evaluate")
+gin.external_configurable(train.adam, "adam")
+gin.external_configurable(image_fitting_task, "image_fitting_task")
+gin.external_configurable(image_field, "ImageField")
+gin.external_configurable(load_image, "load_image")
+gin.external_configurable(samplers.WeightSchedule, "WeightSchedule")
+for _name in ("uniform_sampler", "soft_mining_sampler", "hard_mining_sampler",
+              "importance_sampler", "official_sampler", "error_map_sampler"):
+    gin.external_configurable(getattr(samplers, _name), _name)

@@ -1,0 +1,88 @@
+"""Pictures of a run: PSNR curve, reconstruction, error map, where the samples sit."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _show(ax, image: np.ndarray, **kwargs) -> None:
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+        kwargs.setdefault("cmap", "gray")
+    elif image.ndim == 3 and image.shape[-1] == 2:
+        image = image[..., 0]
+        kwargs.setdefault("cmap", "gray")
+    ax.imshow(np.clip(image, 0, 1) if image.ndim == 3 else image, **kwargs)
+    ax.set_axis_off()
+
+
+def save_run_plots(
+    out: pathlib.Path,
+    records: Sequence[dict[str, Any]],
+    pictures: dict[str, np.ndarray],
+    positions: np.ndarray | None,
+    title: str,
+) -> None:
+    """Write ``psnr.png``, ``reconstruction.png``, ``error_map.png`` and ``samples.png``.
+
+    Args:
+      out: the ``plots/`` folder (created).
+      records: metrics records; those with ``eval_psnr`` make the curve.
+      pictures: ``target`` and ``reconstruction`` ``(H, W, C)``, ``error`` ``(H, W)``.
+      positions: ``(N, 2)`` pixel positions of the current samples (image 0), or None.
+      title: run label.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    evals = [r for r in records if "eval_psnr" in r]
+    if evals:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+        steps = [r["step"] for r in evals]
+        axes[0].plot(steps, [r["eval_psnr"] for r in evals], marker="o")
+        axes[0].set_xlabel("step")
+        axes[1].plot([r.get("train_s", 0.0) for r in evals], [r["eval_psnr"] for r in evals],
+                     marker="o")
+        axes[1].set_xlabel("training seconds")
+        for ax in axes:
+            ax.set_ylabel("eval PSNR (dB)")
+            ax.grid(alpha=0.3)
+        fig.suptitle(title)
+        fig.tight_layout()
+        fig.savefig(out / "psnr.png", dpi=100)
+        plt.close(fig)
+    if "reconstruction" in pictures:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 5))
+        _show(axes[0], pictures["target"])
+        axes[0].set_title("target")
+        _show(axes[1], pictures["reconstruction"])
+        axes[1].set_title("reconstruction")
+        fig.tight_layout()
+        fig.savefig(out / "reconstruction.png", dpi=100)
+        plt.close(fig)
+    if "error" in pictures:
+        fig, ax = plt.subplots(figsize=(6, 5))
+        err = np.asarray(pictures["error"])
+        im = ax.imshow(err, cmap="inferno", vmin=0, vmax=max(float(np.percentile(err, 99.5)), 1e-6))
+        ax.set_axis_off()
+        ax.set_title("|prediction - target| (mean over channels)")
+        fig.colorbar(im, ax=ax, fraction=0.046)
+        fig.tight_layout()
+        fig.savefig(out / "error_map.png", dpi=100)
+        plt.close(fig)
+    if positions is not None and "target" in pictures:
+        fig, ax = plt.subplots(figsize=(6, 6))
+        _show(ax, pictures["target"], alpha=0.6)
+        p = np.asarray(positions)
+        ax.scatter(p[:, 0] - 0.5, p[:, 1] - 0.5, s=2, c="red", linewidths=0)
+        ax.set_title(f"{len(p)} sample positions")
+        fig.tight_layout()
+        fig.savefig(out / "samples.png", dpi=100)
+        plt.close(fig)

@@ -1,0 +1,45 @@
+"""The task contract: what the train loop needs from a dataset + field + loss."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import jax
+import numpy as np
+
+from softmining_jax.samplers import Domain
+
+Params = Any
+
+
+class Task(Protocol):
+    """A task binds a dataset to a field.
+
+    Attributes:
+      domain: the images samples are drawn from.
+      name: short name for logs.
+    """
+
+    domain: Domain
+    name: str
+
+    def init_params(self, key: jax.Array) -> Params:
+        """Initial field parameters."""
+
+    def predict(
+        self, params: Params, positions: jax.Array, image_ids: jax.Array, key: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        """``(N, C)`` predicted colours at pixel positions ``(N, 2)``, differentiable w.r.t.
+        ``positions``, and a scalar auxiliary loss added to the training loss (0 if none)."""
+
+    def targets(self, positions: jax.Array, image_ids: jax.Array) -> jax.Array:
+        """``(N, C)`` ground truth at pixel positions (bilinear, differentiable)."""
+
+    def render(self, params: Params, image_index: int) -> np.ndarray:
+        """Full ``(H, W, C)`` prediction of training image ``image_index`` (host array)."""
+
+    def evaluate(self, params: Params) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """Held-out metrics (at least ``psnr``) and named pictures for plots."""
+
+    def dense_l1(self, params: Params) -> list[jax.Array]:
+        """Per-pixel L1 error ``(H_m, W_m)`` of every training image (for dense error maps)."""

@@ -1,0 +1,325 @@
+"""The training loop: one jitted step for any task and sampler, evaluation, checkpoints, logs.
+
+Data flow of one step (one jitted function, no host round trip)::
+
+    sampler.sample -> task.targets -> task.predict -> per-sample err / Q -> sampler.loss_weights
+    -> value_and_grad over (params, positions) -> optimizer update -> sampler.update(feedback)
+
+``train_and_evaluate`` is the whole run; the CLI (``softmining-train``) wires it with gin.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import pathlib
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+
+from softmining_jax import metrics
+from softmining_jax.checkpoint import Checkpointer
+from softmining_jax.plots import save_run_plots
+from softmining_jax.run_log import MetricsLog
+from softmining_jax.samplers import Feedback, Sampler, soft_mining_sampler
+from softmining_jax.tasks.base import Task
+
+log = logging.getLogger(__name__)
+
+_TINY = 1e-30
+
+
+class NonFiniteError(FloatingPointError):
+    """A training step produced a non-finite loss or gradient."""
+
+
+@struct.dataclass
+class TrainState:
+    """Everything a run needs to continue bit for bit.
+
+    Attributes:
+      step: scalar int32, completed steps.
+      params: field parameters.
+      opt_state: optimizer state.
+      sampler_state: the sampler's state pytree.
+      key: typed PRNG key for the next step.
+      nonfinite_steps: scalar int32, steps skipped because of non-finite values.
+      first_nonfinite_step: scalar int32, first such step (-1 if none).
+    """
+
+    step: jax.Array
+    params: Any
+    opt_state: Any
+    sampler_state: Any
+    key: jax.Array
+    nonfinite_steps: jax.Array
+    first_nonfinite_step: jax.Array
+
+
+def adam(
+    learning_rate: float = 1e-2,
+    num_steps: int = 20_000,
+    schedule: str = "exponential",
+    final_lr_factor: float = 0.1,
+    b1: float = 0.9,
+    b2: float = 0.99,
+    eps: float = 1e-15,
+) -> optax.GradientTransformation:
+    """Adam with a learning-rate decay over ``num_steps`` (instant-ngp style ``eps``).
+
+    Args:
+      schedule: ``"exponential"`` (to ``final_lr_factor * lr``), ``"cosine"`` (to
+        ``final_lr_factor * lr``) or ``"constant"``.
+    """
+    if schedule == "exponential":
+        lr = optax.exponential_decay(learning_rate, num_steps, final_lr_factor)
+    elif schedule == "cosine":
+        lr = optax.cosine_decay_schedule(learning_rate, num_steps, alpha=final_lr_factor)
+    elif schedule == "constant":
+        lr = learning_rate
+    else:
+        raise ValueError(f"schedule must be exponential, cosine or constant; got {schedule!r}.")
+    return optax.adam(lr, b1=b1, b2=b2, eps=eps)
+
+
+def init_train_state(
+    task: Task, sampler: Sampler, optimizer: optax.GradientTransformation, batch_size: int,
+    seed: int,
+) -> TrainState:
+    """Fresh state: parameters, optimizer state and sampler state from ``seed``."""
+    k_params, k_sampler, k_loop = jax.random.split(jax.random.key(seed), 3)
+    params = task.init_params(k_params)
+    return TrainState(
+        step=jnp.zeros((), jnp.int32),
+        params=params,
+        opt_state=optimizer.init(params),
+        sampler_state=sampler.init(k_sampler, task.domain, batch_size),
+        key=k_loop,
+        nonfinite_steps=jnp.zeros((), jnp.int32),
+        first_nonfinite_step=jnp.full((), -1, jnp.int32),
+    )
+
+
+def make_train_step(task: Task, sampler: Sampler, optimizer: optax.GradientTransformation):
+    """The pure training step ``state -> (state, metrics)`` (jit it).
+
+    The parameter gradient and ``d loss / d x_i = (w_i / N) grad_x err_i`` come from one backward
+    pass; the sampler receives ``grad_x err_i`` (``N / w_i`` times the position gradient). A step
+    with a non-finite loss or gradient leaves params and optimizer state unchanged and is counted.
+    """
+
+    def loss_fn(params, positions, image_ids, sampler_state, key):
+        pred, aux_loss = task.predict(params, positions, image_ids, key)
+        diff = pred - task.targets(positions, image_ids)
+        err = jnp.mean(diff * diff, axis=-1)
+        l1 = jax.lax.stop_gradient(jnp.mean(jnp.abs(diff), axis=-1))
+        w = jax.lax.stop_gradient(sampler.loss_weights(sampler_state, l1))
+        loss = jnp.mean(w * err) + aux_loss
+        return loss, (err, l1, w)
+
+    grad_fn = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)
+
+    def step(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+        key, k_sample, k_predict, k_update = jax.random.split(state.key, 4)
+        samples = sampler.sample(state.sampler_state, k_sample)
+        (loss, (err, l1, w)), (g_params, g_pos) = grad_fn(
+            state.params, samples.positions, samples.image_ids, state.sampler_state, k_predict
+        )
+        n = err.shape[0]
+        error_grads = g_pos * (n / jnp.maximum(w, _TINY))[:, None]
+        finite = jnp.isfinite(loss) & jnp.all(
+            jnp.asarray([jnp.all(jnp.isfinite(g)) for g in jax.tree_util.tree_leaves(g_params)])
+        )
+
+        def apply(operand):
+            params, opt_state = operand
+            updates, opt_state = optimizer.update(g_params, opt_state, params)
+            return optax.apply_updates(params, updates), opt_state
+
+        params, opt_state = jax.lax.cond(
+            finite, apply, lambda operand: operand, (state.params, state.opt_state)
+        )
+        sampler_state = sampler.update(
+            state.sampler_state, Feedback(samples, err, l1, error_grads), k_update
+        )
+        mse = jnp.mean(err)
+        out = dict(loss=loss, mse=mse, train_psnr=metrics.mse_to_psnr(mse), weight_mean=jnp.mean(w),
+                   weight_max=jnp.max(w))
+        for name in ("mean_drift", "drift_clipped", "reinit_fraction"):
+            if hasattr(state.sampler_state, name):
+                out[name] = getattr(sampler_state, name)
+        new_state = state.replace(
+            step=state.step + 1, params=params, opt_state=opt_state, sampler_state=sampler_state,
+            key=key,
+            nonfinite_steps=state.nonfinite_steps + (~finite).astype(jnp.int32),
+            first_nonfinite_step=jnp.where(
+                (state.first_nonfinite_step < 0) & ~finite, state.step, state.first_nonfinite_step
+            ),
+        )
+        return new_state, out
+
+    return step
+
+
+def _positions_of_image0(sampler_state: Any, sampler: Sampler) -> np.ndarray:
+    """Current sample positions on image 0 (for plots)."""
+    samples = sampler.sample(sampler_state, jax.random.key(0))
+    ids = np.asarray(samples.image_ids)
+    return np.asarray(samples.positions)[ids == 0]
+
+
+def train_and_evaluate(
+    workdir: str | pathlib.Path,
+    task: Task,
+    sampler: Sampler | None = None,
+    batch_size: int = 512,
+    num_steps: int = 2000,
+    seed: int = 0,
+    optimizer: optax.GradientTransformation | None = None,
+    log_every: int = 100,
+    eval_every: int = 500,
+    checkpoint_every: int = 1000,
+    max_checkpoints: int = 3,
+    plots: bool = True,
+    progress: bool = True,
+    tensorboard: bool = True,
+    on_nonfinite: str = "stop",
+    operative_config: str | None = None,
+) -> dict[str, Any]:
+    """Train ``task`` with ``sampler``; resume from ``workdir`` if it has checkpoints.
+
+    Writes to ``workdir``: ``metrics.jsonl`` (``step``, ``loss``, ``mse``, ``train_psnr``,
+    ``elapsed_s`` wall seconds, ``train_s`` seconds spent in training steps and dense refreshes;
+    ``eval_psnr``/``eval_ssim`` on evaluation lines), ``checkpoints/``, ``plots/``,
+    ``tensorboard/`` and ``config.gin`` (when ``operative_config`` is given).
+
+    Args:
+      workdir: output folder; running again with the same folder resumes.
+      task: what to fit. sampler: how to sample (default: soft mining).
+      batch_size: samples per step (global). num_steps: total steps.
+      seed: seeds parameters, sampler and every step's randomness.
+      optimizer: default :func:`adam` decaying over ``num_steps``.
+      log_every, eval_every, checkpoint_every: intervals in steps (the last step does all three).
+      on_nonfinite: ``"stop"`` (raise :class:`NonFiniteError` naming the step; the checkpoint of
+        that interval is not written) or ``"skip"`` (skip such steps and carry on).
+      operative_config: text saved as ``config.gin``.
+
+    Returns:
+      The final metrics record (with ``eval_psnr``).
+    """
+    if on_nonfinite not in ("stop", "skip"):
+        raise ValueError(f"on_nonfinite must be 'stop' or 'skip', got {on_nonfinite!r}.")
+    if int(batch_size) < 1 or int(num_steps) < 0:
+        raise ValueError(f"batch_size must be >= 1 and num_steps >= 0 (got {batch_size}, "
+                         f"{num_steps}).")
+    for name, value in (("log_every", log_every), ("eval_every", eval_every),
+                        ("checkpoint_every", checkpoint_every)):
+        if int(value) < 1:
+            raise ValueError(f"{name} must be a positive number of steps, got {value}.")
+    workdir = pathlib.Path(workdir)
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+        probe = workdir / ".write_test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise PermissionError(f"workdir {workdir} is not writable: {e}") from e
+    sampler = sampler if sampler is not None else soft_mining_sampler()
+    optimizer = optimizer if optimizer is not None else adam(num_steps=max(num_steps, 1))
+    if operative_config is not None:
+        (workdir / "config.gin").write_text(operative_config)
+
+    state = init_train_state(task, sampler, optimizer, batch_size, seed)
+    ckpt = Checkpointer(workdir / "checkpoints", max_to_keep=max_checkpoints)
+    restored = ckpt.restore_latest(state)
+    start_wall, train_s = 0.0, 0.0
+    if restored is not None:
+        state, meta = restored
+        start_wall, train_s = float(meta.get("elapsed_s", 0.0)), float(meta.get("train_s", 0.0))
+        log.info("Resumed from step %d in %s", int(state.step), workdir)
+    first_step = int(state.step)
+    run_log = MetricsLog(workdir, first_step if restored is not None else None, tensorboard)
+
+    step_fn = jax.jit(make_train_step(task, sampler, optimizer), donate_argnums=0)
+    refresh_fn = jax.jit(sampler.refresh)
+    interval = int(sampler.dense_refresh_interval)
+    t0 = time.perf_counter() - start_wall
+    last: dict[str, Any] = {}
+
+    def evaluate(step: int) -> dict[str, Any]:
+        scores, pictures = task.evaluate(state.params)
+        record = {"step": step, "elapsed_s": time.perf_counter() - t0, "train_s": train_s}
+        record.update({f"eval_{k}": v for k, v in scores.items()})
+        run_log.write(record)
+        if plots and jax.process_index() == 0:
+            save_run_plots(workdir / "plots", run_log.records, pictures,
+                           _positions_of_image0(state.sampler_state, sampler),
+                           f"{task.name}: {getattr(sampler.init, '__qualname__', 'sampler')}")
+        return record
+
+    if restored is None:
+        last = evaluate(0)
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=num_steps, initial=first_step, desc=task.name, dynamic_ncols=True)
+    try:
+        tick = time.perf_counter()
+        for step in range(first_step, num_steps):
+            if interval and step > 0 and step % interval == 0:
+                dense = task.dense_l1(state.params)
+                state = state.replace(sampler_state=refresh_fn(state.sampler_state, dense))
+            state, step_metrics = step_fn(state)
+            done = step + 1
+            if bar is not None:
+                bar.update(1)
+            is_last = done == num_steps
+            do_log, do_eval = done % log_every == 0 or is_last, done % eval_every == 0 or is_last
+            do_ckpt = done % checkpoint_every == 0 or is_last
+            if not (do_log or do_eval or do_ckpt):
+                continue
+            step_metrics = jax.device_get(step_metrics)
+            train_s += time.perf_counter() - tick
+            bad = int(state.nonfinite_steps)
+            if bad and on_nonfinite == "stop":
+                raise NonFiniteError(
+                    f"Non-finite loss or gradient at step {int(state.first_nonfinite_step)} "
+                    f"(loss={float(step_metrics['loss'])}); stopping without checkpointing. Set "
+                    "train_and_evaluate.on_nonfinite='skip' to skip such steps instead."
+                )
+            record = {"step": done, "elapsed_s": time.perf_counter() - t0, "train_s": train_s,
+                      **{k: float(v) for k, v in step_metrics.items()}}
+            if bad:
+                record["nonfinite_steps"] = bad
+            if do_log:
+                run_log.write(record)
+                last = record
+                if bar is not None:
+                    bar.set_postfix(loss=f"{record['loss']:.4g}",
+                                    psnr=f"{record['train_psnr']:.2f}")
+            if do_eval:
+                last = {**record, **evaluate(done)}
+            if do_ckpt:
+                ckpt.save(done, state, {"elapsed_s": time.perf_counter() - t0, "train_s": train_s,
+                                        "step": done})
+            tick = time.perf_counter()
+    finally:
+        if bar is not None:
+            bar.close()
+        run_log.close()
+        ckpt.close()
+    if not last or "eval_psnr" not in last:
+        evals = [r for r in run_log.records if "eval_psnr" in r]
+        last = evals[-1] if evals else last
+    (workdir / "final_metrics.json").write_text(json.dumps(last, indent=2))
+    if math.isfinite(last.get("eval_psnr", math.nan)):
+        log.info("final eval PSNR %.2f dB", last["eval_psnr"])
+    return last
