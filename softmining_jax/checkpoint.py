@@ -89,12 +89,29 @@ class Checkpointer:
                             step, self.directory, e)
                 errors.append(f"step {step}: {e}")
                 continue
+            self._quarantine([s for s in steps if s > step])
             return _data_to_keys(restored.state, template), dict(restored.meta)
         if steps:
             raise RuntimeError(
                 f"No readable checkpoint in {self.directory}: " + "; ".join(errors)
             )
         return None
+
+    def _quarantine(self, steps: list[int]) -> None:
+        """Move unreadable checkpoints aside (kept for inspection) so training can overwrite
+        their steps."""
+        for step in steps:
+            src = self.directory / str(step)
+            if src.exists():
+                dst = self.directory.parent / f"{self.directory.name}_unreadable_{step}"
+                n = 0
+                while dst.exists():
+                    n += 1
+                    dst = self.directory.parent / f"{self.directory.name}_unreadable_{step}_{n}"
+                src.rename(dst)
+                log.warning("Moved unreadable checkpoint %s to %s.", src, dst)
+        if steps:
+            self.manager.reload()
 
     def close(self) -> None:
         self.manager.close()

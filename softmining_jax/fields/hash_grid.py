@@ -79,23 +79,14 @@ class HashGridLayout:
         return int(np.sum(self.level_sizes))
 
 
-def hash_encode(table: jax.Array, x: jax.Array, layout: HashGridLayout) -> jax.Array:
-    """Encode points.
+def _corner_indices(x: jax.Array, layout: HashGridLayout):
+    """Table rows, per-axis fractions and corner pattern for points ``x`` ``(N, D)``.
 
-    Args:
-      table: ``(layout.table_size, F)`` feature table.
-      x: ``(N, D)`` points in ``[0, 1]^D`` (clamped into it).
-      layout: static geometry.
-
-    Returns:
-      ``(N, L * F)`` interpolated features, level-major.
+    Returns ``idx (N, L, 2^D)`` int32, ``frac (N, L, D)`` float32, ``corners (2^D, D)`` numpy.
     """
-    n, d = x.shape
-    if d != layout.dim:
-        raise ValueError(f"Expected {layout.dim}-D points, got shape {x.shape}.")
+    d = layout.dim
     res = jnp.asarray(layout.resolutions, jnp.float32)  # (L,)
-    x = jnp.clip(x, 0.0, 1.0)
-    scaled = x[:, None, :] * res[None, :, None]  # (N, L, D)
+    scaled = jnp.clip(x, 0.0, 1.0)[:, None, :] * res[None, :, None]  # (N, L, D)
     base = jnp.clip(jnp.floor(scaled), 0.0, res[None, :, None] - 1.0)
     frac = scaled - base
     base = base.astype(jnp.uint32)
@@ -109,11 +100,80 @@ def hash_encode(table: jax.Array, x: jax.Array, layout: HashGridLayout) -> jax.A
     hashed = hashed & jnp.uint32(2**layout.log2_table_size - 1)
     idx = jnp.where(jnp.asarray(layout.dense)[None, :, None], dense_idx, hashed).astype(jnp.int32)
     idx = idx + jnp.asarray(layout.offsets, jnp.int32)[None, :, None]
-    w = jnp.where(jnp.asarray(corners, bool)[None, None], frac[:, :, None, :],
-                  1.0 - frac[:, :, None, :])
-    w = jnp.prod(w, axis=-1)  # (N, L, 2^D)
-    feats = jnp.einsum("nlc,nlcf->nlf", w, table[idx])
-    return feats.reshape(n, -1)
+    return idx, frac, corners
+
+
+def _axis_factors(frac: jax.Array, corners: np.ndarray) -> list[jax.Array]:
+    """Per-axis interpolation factors ``(N, L, 2^D)``: ``frac_k`` or ``1 - frac_k`` by corner."""
+    return [
+        jnp.where(jnp.asarray(corners[:, k], bool)[None, None], frac[:, :, None, k],
+                  1.0 - frac[:, :, None, k])
+        for k in range(corners.shape[1])
+    ]
+
+
+def _product(factors: list[jax.Array]) -> jax.Array:
+    out = factors[0]
+    for f in factors[1:]:
+        out = out * f
+    return out
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def hash_encode(table: jax.Array, x: jax.Array, layout: HashGridLayout) -> jax.Array:
+    """Encode points.
+
+    Differentiable w.r.t. ``table`` and ``x`` (a hand-written VJP: the position gradient reuses the
+    gathered corner features, so asking for it costs little on top of the table gradient).
+
+    Args:
+      table: ``(layout.table_size, F)`` feature table.
+      x: ``(N, D)`` points in ``[0, 1]^D`` (clamped into it; zero gradient outside).
+      layout: static geometry.
+
+    Returns:
+      ``(N, L * F)`` interpolated features, level-major.
+    """
+    return _hash_encode_fwd(table, x, layout)[0]
+
+
+def _hash_encode_fwd(table, x, layout):
+    n, d = x.shape
+    if d != layout.dim:
+        raise ValueError(f"Expected {layout.dim}-D points, got shape {x.shape}.")
+    idx, frac, corners = _corner_indices(x, layout)
+    w = _product(_axis_factors(frac, corners))  # (N, L, 2^D)
+    gathered = table[idx]  # (N, L, 2^D, F)
+    feats = jnp.einsum("nlc,nlcf->nlf", w, gathered)
+    return feats.reshape(n, -1), (idx, frac, gathered, x, table.shape[0])
+
+
+def _hash_encode_bwd(layout, residuals, cotangent):
+    idx, frac, gathered, x, table_rows = residuals
+    n, d = x.shape
+    corners = np.asarray(list(itertools.product((0, 1), repeat=d)), np.uint32)
+    ct = cotangent.reshape(n, layout.num_levels, -1)  # (N, L, F)
+    factors = _axis_factors(frac, corners)
+    w = _product(factors)
+    features = gathered.shape[-1]
+    d_table = jnp.zeros((table_rows, features), cotangent.dtype)
+    d_table = d_table.at[idx.reshape(-1)].add((w[..., None] * ct[:, :, None, :]).reshape(-1,
+                                                                                  features))
+    d_w = jnp.einsum("nlf,nlcf->nlc", ct, gathered)  # (N, L, 2^D)
+    sign = jnp.where(jnp.asarray(corners, bool), 1.0, -1.0)  # (2^D, D)
+    d_frac = []
+    for k in range(d):
+        others = [f for j, f in enumerate(factors) if j != k]
+        dw_k = sign[None, None, :, k] * (_product(others) if others else 1.0)
+        d_frac.append(jnp.sum(d_w * dw_k, axis=-1))  # (N, L)
+    d_frac = jnp.stack(d_frac, axis=-1)  # (N, L, D)
+    res = jnp.asarray(layout.resolutions, jnp.float32)
+    d_x = jnp.sum(d_frac * res[None, :, None], axis=1)
+    d_x = jnp.where((x >= 0.0) & (x <= 1.0), d_x, 0.0).astype(x.dtype)
+    return d_table, d_x
+
+
+hash_encode.defvjp(_hash_encode_fwd, _hash_encode_bwd)
 
 
 class HashGridEncoding(nn.Module):
@@ -133,10 +193,10 @@ class HashGridEncoding(nn.Module):
             base_resolution=self.base_resolution,
             max_resolution=max(self.max_resolution, self.base_resolution),
         )
-        table = self.param(
-            "table",
-            nn.initializers.uniform(scale=2 * self.init_scale),
-            (layout.table_size, self.features_per_level),
-        )
-        table = table - self.init_scale if self.is_initializing() else table
+        scale = self.init_scale
+
+        def init(key, shape, dtype=jnp.float32):
+            return jax.random.uniform(key, shape, dtype, minval=-scale, maxval=scale)
+
+        table = self.param("table", init, (layout.table_size, self.features_per_level))
         return hash_encode(table, x, layout)

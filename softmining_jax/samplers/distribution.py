@@ -183,7 +183,7 @@ def sample(
     else:
         image_ids = jnp.asarray(layout.row_image)[row]
     v = jax.random.uniform(k_col, (num,))
-    col = jax.vmap(lambda c, x: jnp.searchsorted(c, x, side="right"))(dist.col_cdf[row], v)
+    col = _search_rows(dist.col_cdf, row, v)
     sizes = jnp.asarray(layout.sizes, jnp.float32)[image_ids]  # (num, 2) as (H, W)
     s = float(layout.cell_size)
     local_row = (row - row_offsets[image_ids]).astype(jnp.float32)
@@ -194,6 +194,25 @@ def sample(
     t = jax.random.uniform(k_xy, (num, 2))
     positions = jnp.stack([x0 + t[:, 0] * (x1 - x0), y0 + t[:, 1] * (y1 - y0)], axis=-1)
     return positions, image_ids
+
+
+def _search_rows(table: jax.Array, rows: jax.Array, values: jax.Array) -> jax.Array:
+    """``searchsorted(table[rows[i]], values[i], side="right")`` for every ``i``.
+
+    A binary search that reads one entry per sample per iteration (``ceil(log2(C + 1))``
+    iterations) instead of materialising the ``(N, C)`` selected rows.
+    """
+    num_cols = table.shape[1]
+    flat = table.reshape(-1)
+    base = rows * num_cols
+    lo = jnp.zeros_like(rows)
+    hi = jnp.full_like(rows, num_cols)
+    for _ in range(int(np.ceil(np.log2(num_cols + 1)))):
+        mid = (lo + hi) // 2
+        go_right = flat[base + jnp.minimum(mid, num_cols - 1)] <= values
+        lo = jnp.where(go_right & (lo < hi), mid + 1, lo)
+        hi = jnp.where(go_right | (lo >= hi), hi, mid)
+    return lo
 
 
 def cell_index(layout: GridLayout, positions: jax.Array, image_ids: jax.Array) -> jax.Array:

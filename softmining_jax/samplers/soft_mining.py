@@ -35,7 +35,7 @@ class SoftMiningState:
       positions: ``(N, 2)`` float32 pixel coordinates ``(x, y)``, always inside their image.
       image_ids: ``(N,)`` int32.
       step: scalar int32, number of updates so far.
-      prior: the re-initialisation density.
+      prior: the re-initialisation density (None: uniform, sampled analytically).
       mean_drift: scalar float32, mean drift length of the last update in pixels (diagnostic).
       drift_clipped: scalar float32, fraction of samples whose drift was clipped (diagnostic).
       reinit_fraction: scalar float32, fraction of samples re-initialised last update (diagnostic).
@@ -44,10 +44,11 @@ class SoftMiningState:
     positions: jax.Array
     image_ids: jax.Array
     step: jax.Array
-    prior: dist_lib.CellDistribution
+    prior: dist_lib.CellDistribution | None
     mean_drift: jax.Array
     drift_clipped: jax.Array
     reinit_fraction: jax.Array
+    sizes: tuple[tuple[int, int], ...] = struct.field(pytree_node=False, default=())
 
 
 def _check_fraction(name: str, value: float) -> None:
@@ -130,26 +131,24 @@ def soft_mining_sampler(
             raise ValueError(
                 f"keep_image=True needs at least one sample per image: {n} samples, {m} images."
             )
-        layout = dist_lib.GridLayout(domain.sizes, 1)
+        prior_dist = None
         if prior == "edge" and domain.priors is not None:
             maps = [jnp.asarray(p) for p in domain.priors]
-            prior_dist = dist_lib.from_pixel_weights(layout, maps)
-        else:
-            prior_dist = dist_lib.uniform(layout)
+            prior_dist = dist_lib.from_pixel_weights(dist_lib.GridLayout(domain.sizes, 1), maps)
         ids = (jnp.arange(n, dtype=jnp.int32) * m) // n if keep_image else None
         samples = sample_uniform(domain.sizes, key, n, ids)
         zero = jnp.zeros((), jnp.float32)
         return SoftMiningState(
             positions=samples.positions, image_ids=samples.image_ids,
             step=jnp.zeros((), jnp.int32), prior=prior_dist,
-            mean_drift=zero, drift_clipped=zero, reinit_fraction=zero,
+            mean_drift=zero, drift_clipped=zero, reinit_fraction=zero, sizes=domain.sizes,
         )
 
     def sample(state: SoftMiningState, key: jax.Array) -> Samples:
         del key
         x = state.positions
         if snap_to_pixel_centres:
-            hw = jnp.asarray(state.prior.layout.sizes, jnp.float32)[state.image_ids]
+            hw = jnp.asarray(state.sizes, jnp.float32)[state.image_ids]
             x = jnp.clip(jnp.floor(x) + 0.5, 0.5, hw[:, ::-1] - 0.5)
         return Samples(positions=x, image_ids=state.image_ids)
 
@@ -157,7 +156,7 @@ def soft_mining_sampler(
         return schedule(l1, state.step)
 
     def update(state: SoftMiningState, feedback: Feedback, key: jax.Array) -> SoftMiningState:
-        layout = state.prior.layout
+        sizes = state.sizes
         x, ids = state.positions, state.image_ids
         n = x.shape[0]
         k_noise, k_prior, k_uni, k_mask = jax.random.split(key, 4)
@@ -170,7 +169,7 @@ def soft_mining_sampler(
         # far below this anyway.
         grad_log = jnp.clip(grad_log, -_MAX_GRAD_LOG, _MAX_GRAD_LOG)
 
-        hw = jnp.asarray(layout.sizes, jnp.float32)[ids]
+        hw = jnp.asarray(sizes, jnp.float32)[ids]
         wh = hw[:, ::-1]  # (N, 2) as (W, H), matching (x, y)
         scale = jnp.maximum(wh - 1.0, 1.0) if normalized_units else jnp.ones_like(wh)
         coef = drift_coef / n if gradient_of_mean else drift_coef
@@ -203,12 +202,15 @@ def soft_mining_sampler(
             uni = jax.random.uniform(k_mask, (n,)) < uniform_fraction
 
         keep_ids = ids if keep_image else None
-        p_pos, p_ids = dist_lib.sample(state.prior, k_prior, n, keep_ids)
-        u = sample_uniform(layout.sizes, k_uni, n, keep_ids)
+        if state.prior is None:
+            p_pos, p_ids = sample_uniform(sizes, k_prior, n, keep_ids)
+        else:
+            p_pos, p_ids = dist_lib.sample(state.prior, k_prior, n, keep_ids)
+        u = sample_uniform(sizes, k_uni, n, keep_ids)
         restart = outside | low
         new_x = jnp.where(uni[:, None], u.positions, jnp.where(restart[:, None], p_pos, moved))
         new_ids = jnp.where(uni, u.image_ids, jnp.where(restart, p_ids, ids))
-        new_wh = jnp.asarray(layout.sizes, jnp.float32)[new_ids][:, ::-1]
+        new_wh = jnp.asarray(sizes, jnp.float32)[new_ids][:, ::-1]
         new_x = jnp.clip(new_x, 0.0, new_wh)
         return state.replace(
             positions=new_x,

@@ -1,0 +1,264 @@
+"""Compare samplers side by side on one task config: same seeds, same step budget.
+
+Example (the paper's 2D setting, 3 seeds)::
+
+    python experiments/compare_samplers.py --gin_configs gin_configs/image/pluto.gin \\
+        --samplers uniform,soft_mining,official,hard_mining,importance,error_map \\
+        --seeds 0,1,2 --num_steps 20000 --outdir experiments/results/pluto
+
+Writes to ``--outdir``: ``results.json`` (every eval record of every run, and the summary),
+``results.md`` (eval PSNR at milestones, steps to reach uniform's final PSNR and the ratio, time
+per step and its ratio, wall-clock ratio), ``psnr_vs_steps.png``, ``psnr_vs_seconds.png`` and one
+workdir per run (plots of seed 0 included).
+
+Time per step is measured in a separate interleaved phase (``--timing_rounds``): each sampler's
+jitted step runs ``--timing_steps`` steps per round, samplers alternate, and the per-round ratios
+to uniform are summarised by their median, so machine noise hits every sampler alike. The dense
+error-map refresh is amortised into its sampler's per-step time.
+
+A variant is ``name`` (``gin_configs/samplers/name.gin``) or ``label=name:binding;binding``
+(e.g. ``soft_a0.3=soft_mining:WeightSchedule.alpha=0.3``) for ablations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+
+import gin
+import jax
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from softmining_jax import cli, configurables  # noqa: E402
+from softmining_jax.samplers import soft_mining_sampler  # noqa: E402
+from softmining_jax.train import adam, init_train_state, make_train_step  # noqa: E402
+
+del configurables  # imported for its gin registrations
+
+
+def parse_variant(spec: str) -> tuple[str, str, list[str]]:
+    """``label=name:b1;b2`` -> (label, sampler gin path, bindings)."""
+    label, _, rest = spec.partition("=")
+    if not rest:
+        rest = label
+    name, _, bindings = rest.partition(":")
+    path = pathlib.Path(name)
+    if not path.suffix:
+        path = ROOT / "gin_configs" / "samplers" / f"{name}.gin"
+    if not path.is_file():
+        raise SystemExit(f"error: sampler config not found for variant {spec!r}: {path}")
+    return label, str(path), [b for b in bindings.split(";") if b.strip()]
+
+
+def configure(args, sampler_gin: str, extra: list[str], seed: int) -> None:
+    bindings = [
+        f"train_and_evaluate.seed = {seed}",
+        f"train_and_evaluate.num_steps = {args.num_steps}",
+        f"adam.num_steps = {args.num_steps}",
+        f"train_and_evaluate.eval_every = {args.eval_every}",
+        f"train_and_evaluate.log_every = {args.eval_every}",
+        f"train_and_evaluate.checkpoint_every = {args.num_steps}",
+        *args.gin_bindings,
+        *extra,
+    ]
+    cli.parse_gin([*args.gin_configs, sampler_gin], bindings)
+
+
+def steps_to_reach(steps: np.ndarray, psnr: np.ndarray, target: float) -> float:
+    """First step where the (linearly interpolated) PSNR curve reaches ``target``; inf if never."""
+    above = np.nonzero(psnr >= target)[0]
+    if len(above) == 0:
+        return float("inf")
+    i = above[0]
+    if i == 0:
+        return float(steps[0])
+    s0, s1, p0, p1 = steps[i - 1], steps[i], psnr[i - 1], psnr[i]
+    return float(s0 + (target - p0) / max(p1 - p0, 1e-12) * (s1 - s0))
+
+
+def time_steps(args, variants) -> dict[str, dict[str, float]]:
+    """Interleaved per-step timing of every variant (seed 0), ratios to the first variant."""
+    steps = {}
+    for label, sampler_gin, extra in variants:
+        configure(args, sampler_gin, extra, seed=0)
+        bound = gin.get_bindings("train_and_evaluate")  # constructs task, sampler, optimizer
+        task, batch = bound["task"], bound.get("batch_size", 512)
+        sampler = bound.get("sampler") or soft_mining_sampler()
+        optimizer = bound.get("optimizer") or adam(num_steps=args.num_steps)
+        state = init_train_state(task, sampler, optimizer, batch, 0)
+        fn = jax.jit(make_train_step(task, sampler, optimizer), donate_argnums=0)
+        refresh = jax.jit(sampler.refresh)
+        state, m = fn(state)
+        jax.block_until_ready(m)
+        steps[label] = dict(fn=fn, state=state, task=task, sampler=sampler, refresh=refresh,
+                            done=0)
+    times = {label: [] for label in steps}
+    for _ in range(args.timing_rounds):
+        for label, s in steps.items():
+            interval = s["sampler"].dense_refresh_interval
+            t = time.perf_counter()
+            for _ in range(args.timing_steps):
+                s["done"] += 1
+                if interval and s["done"] % interval == 0:
+                    dense = s["task"].dense_l1(s["state"].params)
+                    s["state"] = s["state"].replace(sampler_state=s["refresh"](
+                        s["state"].sampler_state, dense))
+                s["state"], m = s["fn"](s["state"])
+            jax.block_until_ready(m)
+            times[label].append((time.perf_counter() - t) / args.timing_steps)
+    base = np.asarray(times[variants[0][0]])
+    return {
+        label: {
+            "median_s": float(np.median(t)),
+            "ratio_median": float(np.median(np.asarray(t) / base)),
+            "ratio_min": float(np.min(np.asarray(t) / base)),
+            "ratio_max": float(np.max(np.asarray(t) / base)),
+        }
+        for label, t in times.items()
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--gin_configs", action="append", required=True)
+    parser.add_argument("--gin_bindings", action="append", default=[])
+    parser.add_argument("--samplers", default="uniform,soft_mining,official",
+                        help="comma-separated variants; the first is the baseline")
+    parser.add_argument("--variant", action="append", default=[],
+                        help="extra variant 'label=name:binding;binding' (repeatable)")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--num_steps", type=int, default=2000)
+    parser.add_argument("--eval_every", type=int, default=250)
+    parser.add_argument("--timing_rounds", type=int, default=10)
+    parser.add_argument("--timing_steps", type=int, default=100)
+    parser.add_argument("--outdir", required=True)
+    parser.add_argument("--plots_all_seeds", action="store_true")
+    args = parser.parse_args(argv)
+    variants = [parse_variant(v) for v in args.samplers.split(",") if v] + [
+        parse_variant(v) for v in args.variant]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    outdir = pathlib.Path(args.outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+
+    timing = time_steps(args, variants) if args.timing_rounds > 0 else {}
+    runs: dict[str, dict[int, list[dict]]] = {}
+    for label, sampler_gin, extra in variants:
+        runs[label] = {}
+        for seed in seeds:
+            workdir = outdir / "runs" / label / f"seed{seed}"
+            configure(args, sampler_gin, extra, seed)
+            train = gin.get_configurable("train_and_evaluate")
+            t = time.perf_counter()
+            train(workdir=workdir, progress=False, tensorboard=False,
+                  plots=seed == seeds[0] or args.plots_all_seeds,
+                  operative_config=gin.config_str())
+            records = [json.loads(line) for line in (workdir / "metrics.jsonl").open()]
+            runs[label][seed] = [r for r in records if "eval_psnr" in r]
+            print(f"{label} seed {seed}: final eval PSNR {runs[label][seed][-1]['eval_psnr']:.2f}"
+                  f" dB ({time.perf_counter() - t:.0f} s)", flush=True)
+
+    summary = summarise(runs, timing, [v[0] for v in variants], seeds)
+    (outdir / "results.json").write_text(json.dumps(
+        {"args": vars(args), "device": str(jax.devices()[0]), "timing": timing,
+         "summary": summary, "runs": {k: {str(s): r for s, r in v.items()}
+                                      for k, v in runs.items()}}, indent=1))
+    (outdir / "results.md").write_text(markdown(summary, args, seeds))
+    plot(runs, summary, outdir)
+    print((outdir / "results.md").read_text())
+    return 0
+
+
+def summarise(runs, timing, labels, seeds) -> dict:
+    base = labels[0]
+    steps = np.asarray([r["step"] for r in runs[base][seeds[0]]], float)
+    curves = {lab: np.asarray([[r["eval_psnr"] for r in runs[lab][s]] for s in seeds])
+              for lab in labels}
+    target = float(curves[base][:, -1].mean())
+    base_steps = steps_to_reach(steps, curves[base].mean(0), target)
+    out = {"baseline": base, "target_psnr": target, "steps": steps.tolist(), "samplers": {}}
+    for lab in labels:
+        c = curves[lab]
+        reach = steps_to_reach(steps, c.mean(0), target)
+        per_seed = []
+        for i in range(len(seeds)):
+            own = steps_to_reach(steps, curves[base][i], curves[base][i, -1])
+            other = steps_to_reach(steps, c[i], curves[base][i, -1])
+            per_seed.append(own / other if np.isfinite(other) else 0.0)
+        t = timing.get(lab, {})
+        ratio = base_steps / reach if np.isfinite(reach) else 0.0
+        out["samplers"][lab] = {
+            "psnr_mean": c.mean(0).tolist(), "psnr_std": c.std(0).tolist(),
+            "final_psnr_mean": float(c[:, -1].mean()), "final_psnr_std": float(c[:, -1].std()),
+            "steps_to_target": reach, "step_ratio": ratio,
+            "step_ratio_per_seed": per_seed,
+            "time_per_step_s": t.get("median_s"), "time_ratio": t.get("ratio_median"),
+            "wallclock_ratio": ratio / t["ratio_median"] if t and ratio else None,
+        }
+    return out
+
+
+def markdown(summary, args, seeds) -> str:
+    steps = summary["steps"]
+    milestones = sorted({steps[len(steps) // 4], steps[len(steps) // 2], steps[-1]})
+    idx = [steps.index(m) for m in milestones]
+    lines = [
+        f"Config: {', '.join(args.gin_configs)}; {args.num_steps} steps; seeds {seeds}; "
+        f"device {jax.devices()[0].platform}.",
+        f"Target: {summary['baseline']}'s final eval PSNR (mean over seeds) = "
+        f"{summary['target_psnr']:.2f} dB.",
+        "",
+        "| sampler | " + " | ".join(f"PSNR @{m:.0f}" for m in milestones)
+        + " | steps to target | step ratio (per-seed) | time/step (ms) | time ratio "
+        "| wall-clock ratio |",
+        "|---|" + "---|" * (len(milestones) + 5),
+    ]
+    for lab, s in summary["samplers"].items():
+        psnrs = " | ".join(f"{s['psnr_mean'][i]:.2f} ± {s['psnr_std'][i]:.2f}" for i in idx)
+        reach = "never" if not np.isfinite(s["steps_to_target"]) else f"{s['steps_to_target']:.0f}"
+        seeds_txt = ", ".join(f"{r:.2f}" for r in s["step_ratio_per_seed"])
+        tps = f"{1e3 * s['time_per_step_s']:.2f}" if s["time_per_step_s"] else "-"
+        tr = f"{s['time_ratio']:.3f}" if s["time_ratio"] else "-"
+        wc = f"{s['wallclock_ratio']:.2f}" if s["wallclock_ratio"] else "-"
+        lines.append(f"| {lab} | {psnrs} | {reach} | {s['step_ratio']:.2f} ({seeds_txt}) | "
+                     f"{tps} | {tr} | {wc} |")
+    lines += ["", "PSNR: eval on every pixel, mean ± std over seeds. Step ratio: baseline's steps "
+              "to reach its own final PSNR / this sampler's steps to reach it (mean curves; per "
+              "seed in brackets, 0 = never). Time ratio: median of interleaved per-round ratios. "
+              "Wall-clock ratio = step ratio / time ratio."]
+    return "\n".join(lines) + "\n"
+
+
+def plot(runs, summary, outdir: pathlib.Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = np.asarray(summary["steps"])
+    for xaxis in ("steps", "seconds"):
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for lab, s in summary["samplers"].items():
+            mean, std = np.asarray(s["psnr_mean"]), np.asarray(s["psnr_std"])
+            x = steps if xaxis == "steps" else steps * (s["time_per_step_s"] or np.nan)
+            ax.plot(x, mean, label=lab)
+            ax.fill_between(x, mean - std, mean + std, alpha=0.2)
+        ax.axhline(summary["target_psnr"], color="gray", ls="--", lw=0.8)
+        lo = min(np.asarray(s["psnr_mean"])[len(steps) // 8] for s in summary["samplers"].values())
+        ax.set_ylim(bottom=lo)
+        ax.set_xlabel("training steps" if xaxis == "steps" else "seconds (steps x time per step)")
+        ax.set_ylabel("eval PSNR (dB)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(outdir / f"psnr_vs_{xaxis}.png", dpi=110)
+        plt.close(fig)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""The command line and every gin config (each trains a few steps)."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import gin
+import pytest
+
+from softmining_jax import cli
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+IMAGE_CONFIGS = sorted((ROOT / "gin_configs" / "image").glob("*.gin"))
+SAMPLER_CONFIGS = sorted((ROOT / "gin_configs" / "samplers").glob("*.gin"))
+FAST = [
+    "train_and_evaluate.num_steps = 4",
+    "train_and_evaluate.eval_every = 4",
+    "train_and_evaluate.log_every = 2",
+    "train_and_evaluate.plots = False",
+    "train_and_evaluate.tensorboard = False",
+    "adam.num_steps = 4",
+    "ImageField.num_levels = 4",
+    "ImageField.log2_table_size = 10",
+]
+
+
+@pytest.fixture(autouse=True)
+def _clean_gin():
+    yield
+    gin.clear_config()
+
+
+def _run(tmp_path, configs, bindings):
+    code = cli.main([*(f"--gin_configs={c}" for c in configs),
+                     *(f"--gin_bindings={b}" for b in bindings), f"--workdir={tmp_path}",
+                     "--quiet"])
+    assert code == 0
+    return json.loads((tmp_path / "final_metrics.json").read_text())
+
+
+def test_default_run_with_no_configs(tmp_path, capsys):
+    out = _run(tmp_path, [], [*FAST, "image_fitting_task.max_side = 64"])
+    assert out["step"] == 4
+    assert "final eval PSNR" in capsys.readouterr().out
+    assert "soft_mining_sampler" in (tmp_path / "config.gin").read_text()
+
+
+def test_default_gin_file_equals_builtin_default():
+    cli.parse_gin([], [])
+    builtin = gin.config_str()
+    cli.parse_gin([str(ROOT / "gin_configs" / "image" / "default.gin")], [])
+    assert gin.config_str() == builtin
+
+
+@pytest.mark.parametrize("config", IMAGE_CONFIGS, ids=lambda p: p.stem)
+def test_every_image_config_trains(tmp_path, config):
+    text = config.read_text()
+    if "../shared/data" in text and not (ROOT.parent / "shared" / "data").is_dir():
+        pytest.skip("real data not present")
+    out = _run(tmp_path, [config], [*FAST, "image_fitting_task.max_side = 96",
+                                    "train_and_evaluate.batch_size = 64"])
+    assert out["step"] == 4 and out["eval_psnr"] > 0
+
+
+@pytest.mark.parametrize("config", SAMPLER_CONFIGS, ids=lambda p: p.stem)
+def test_every_sampler_config_trains(tmp_path, config):
+    out = _run(tmp_path, [ROOT / "gin_configs" / "image" / "default.gin", config],
+               [*FAST, "image_fitting_task.max_side = 64", "error_map_sampler.refresh_interval = 2"
+                if "error_map" in config.stem and "feedback" not in config.stem else ""])
+    assert out["step"] == 4
+
+
+def test_unknown_gin_names_give_clear_errors(tmp_path):
+    with pytest.raises(SystemExit, match="No configurable matching 'nonsense'"):
+        cli.main([f"--workdir={tmp_path}", "--gin_bindings=nonsense.x = 1"])
+    with pytest.raises(SystemExit, match="doesn't have a parameter named 'bogus'"):
+        cli.main([f"--workdir={tmp_path}", "--gin_bindings=train_and_evaluate.bogus = 1"])
+    with pytest.raises(SystemExit, match="not found"):
+        cli.main([f"--workdir={tmp_path}", "--gin_configs=nowhere.gin"])
+
+
+def test_missing_image_is_reported(tmp_path, capsys):
+    code = cli.main([f"--workdir={tmp_path}", "--gin_bindings=image_fitting_task.path = 'no.png'"])
+    assert code == 2
+    assert "no.png" in capsys.readouterr().err
