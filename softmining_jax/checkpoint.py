@@ -65,6 +65,17 @@ class Checkpointer:
         self.manager.reload()
         return sorted(self.manager.all_steps())
 
+    def latest_meta(self) -> dict[str, Any] | None:
+        """The metadata of the newest checkpoint whose metadata is readable (None if none)."""
+        for step in reversed(self.steps()):
+            try:
+                restored = self.manager.restore(step, args=ocp.args.Composite(
+                    meta=ocp.args.JsonRestore()))
+            except Exception:  # noqa: BLE001 - unreadable: restore_latest will report it
+                continue
+            return dict(restored.meta)
+        return None
+
     def restore_latest(self, template: Any) -> tuple[Any, dict[str, Any]] | None:
         """Restore the newest readable checkpoint into the structure of ``template``.
 

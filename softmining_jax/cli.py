@@ -37,6 +37,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workdir", default="runs/default",
                         help="output folder; running again with the same folder resumes")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    group = parser.add_argument_group(
+        "multi-host", "join a multi-process run (jax.distributed); also read from the environment "
+        "variables SOFTMINING_COORDINATOR / _NUM_PROCESSES / _PROCESS_ID")
+    group.add_argument("--distributed", action="store_true",
+                       help="initialise jax.distributed (auto-detects SLURM, Open MPI, TPU pods)")
+    group.add_argument("--coordinator_address", help="host:port of process 0")
+    group.add_argument("--num_processes", type=int)
+    group.add_argument("--process_id", type=int)
     return parser.parse_args(argv)
 
 
@@ -81,6 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("absl", "orbax", "jax"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if (args.distributed or args.coordinator_address or args.num_processes is not None
+            or "SOFTMINING_COORDINATOR" in os.environ):
+        from softmining_jax.parallel import initialize_distributed
+
+        initialize_distributed(args.coordinator_address, args.num_processes, args.process_id)
     parse_gin(args.gin_configs, args.gin_bindings)
     train_fn = gin.get_configurable("train_and_evaluate")
     try:

@@ -15,8 +15,12 @@ class MetricsLog:
     uninterrupted run.
     """
 
-    def __init__(self, workdir: pathlib.Path, resume_step: int | None, tensorboard: bool = True):
+    def __init__(self, workdir: pathlib.Path, resume_step: int | None, tensorboard: bool = True,
+                 enabled: bool = True):
+        """``enabled=False`` (processes other than 0 of a multi-host run) keeps the records in
+        memory but writes nothing."""
         self.path = workdir / "metrics.jsonl"
+        self.enabled = enabled
         kept = []
         if resume_step is not None and self.path.exists():
             for line in self.path.read_text().splitlines():
@@ -26,10 +30,11 @@ class MetricsLog:
                     continue  # a line cut by a crash
                 if rec.get("step", math.inf) <= resume_step:
                     kept.append(line)
-        self.path.write_text("".join(line + "\n" for line in kept))
+        if enabled:
+            self.path.write_text("".join(line + "\n" for line in kept))
         self.records = [json.loads(line) for line in kept]
         self._writer = None
-        if tensorboard:
+        if tensorboard and enabled:
             from tensorboardX import SummaryWriter
 
             self._writer = SummaryWriter(str(workdir / "tensorboard"))
@@ -37,6 +42,8 @@ class MetricsLog:
     def write(self, record: dict[str, Any]) -> None:
         record = {k: (float(v) if not isinstance(v, (int, str)) else v) for k, v in record.items()}
         self.records.append(record)
+        if not self.enabled:
+            return
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
         if self._writer is not None:

@@ -106,13 +106,25 @@ def init_train_state(
     )
 
 
-def make_train_step(task: Task, sampler: Sampler, optimizer: optax.GradientTransformation):
+def make_train_step(
+    task: Task,
+    sampler: Sampler,
+    optimizer: optax.GradientTransformation,
+    axis_name: str | None = None,
+):
     """The pure training step ``state -> (state, metrics)`` (jit it).
 
     The parameter gradient and ``d loss / d x_i = (w_i / N) grad_x err_i`` come from one backward
     pass; the sampler receives ``grad_x err_i`` (``N / w_i`` times the position gradient). A step
     with a non-finite loss or gradient leaves params and optimizer state unchanged and is counted.
+
+    With ``axis_name`` the step is the per-device step of a data-parallel run (under ``pmap`` or
+    ``shard_map``): ``N`` is the local batch, the parameter gradients and the metrics are averaged
+    over the axis, and every device takes the same skip decision so parameters stay replicated.
     """
+
+    def mean_over_devices(tree):
+        return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
 
     def loss_fn(params, positions, image_ids, sampler_state, key):
         pred, aux_loss = task.predict(params, positions, image_ids, key)
@@ -133,6 +145,7 @@ def make_train_step(task: Task, sampler: Sampler, optimizer: optax.GradientTrans
         )
         n = err.shape[0]
         error_grads = g_pos * (n / jnp.maximum(w, _TINY))[:, None]
+        g_params, loss = mean_over_devices((g_params, loss))
         finite = jnp.isfinite(loss) & jnp.all(
             jnp.asarray([jnp.all(jnp.isfinite(g)) for g in jax.tree_util.tree_leaves(g_params)])
         )
@@ -148,12 +161,12 @@ def make_train_step(task: Task, sampler: Sampler, optimizer: optax.GradientTrans
         sampler_state = sampler.update(
             state.sampler_state, Feedback(samples, err, l1, error_grads), k_update
         )
-        mse = jnp.mean(err)
-        out = dict(loss=loss, mse=mse, train_psnr=metrics.mse_to_psnr(mse), weight_mean=jnp.mean(w),
-                   weight_max=jnp.max(w))
+        mse = mean_over_devices(jnp.mean(err))
+        out = dict(loss=loss, mse=mse, train_psnr=metrics.mse_to_psnr(mse),
+                   weight_mean=mean_over_devices(jnp.mean(w)))
         for name in ("mean_drift", "drift_clipped", "reinit_fraction"):
             if hasattr(state.sampler_state, name):
-                out[name] = getattr(sampler_state, name)
+                out[name] = mean_over_devices(getattr(sampler_state, name))
         new_state = state.replace(
             step=state.step + 1, params=params, opt_state=opt_state, sampler_state=sampler_state,
             key=key,
@@ -167,11 +180,17 @@ def make_train_step(task: Task, sampler: Sampler, optimizer: optax.GradientTrans
     return step
 
 
-def _positions_of_image0(sampler_state: Any, sampler: Sampler) -> np.ndarray:
-    """Current sample positions on image 0 (for plots)."""
-    samples = sampler.sample(sampler_state, jax.random.key(0))
-    ids = np.asarray(samples.image_ids)
-    return np.asarray(samples.positions)[ids == 0]
+def _positions_of_image0(sampler_state: Any, sampler: Sampler, stacked: bool) -> np.ndarray:
+    """Current sample positions on image 0, of every device (for plots)."""
+    sample = jax.vmap(sampler.sample, in_axes=(0, None)) if stacked else sampler.sample
+    samples = sample(sampler_state, jax.random.key(0))
+    if jax.process_count() > 1:  # a collective: every process must call this
+        from jax.experimental import multihost_utils
+
+        samples = multihost_utils.process_allgather(samples, tiled=True)
+    samples = jax.device_get(samples)
+    ids = np.asarray(samples.image_ids).reshape(-1)
+    return np.asarray(samples.positions).reshape(-1, 2)[ids == 0]
 
 
 def train_and_evaluate(
@@ -191,6 +210,9 @@ def train_and_evaluate(
     tensorboard: bool = True,
     on_nonfinite: str = "stop",
     operative_config: str | None = None,
+    parallel: str = "none",
+    num_devices: int | None = None,
+    on_device_change: str = "error",
 ) -> dict[str, Any]:
     """Train ``task`` with ``sampler``; resume from ``workdir`` if it has checkpoints.
 
@@ -209,10 +231,22 @@ def train_and_evaluate(
       on_nonfinite: ``"stop"`` (raise :class:`NonFiniteError` naming the step; the checkpoint of
         that interval is not written) or ``"skip"`` (skip such steps and carry on).
       operative_config: text saved as ``config.gin``.
+      parallel: ``"none"`` (one device, plain ``jit``), ``"pmap"`` or ``"shard_map"`` (data
+        parallel over ``num_devices`` devices, default all; ``batch_size`` is global and must
+        divide evenly). See :mod:`softmining_jax.parallel`.
+      on_device_change: when resuming a checkpoint written with another device count or layout:
+        ``"error"`` (stop with instructions) or ``"reset_sampler"`` (keep params, optimizer state
+        and step, start fresh sampler states for the new device count).
 
     Returns:
       The final metrics record (with ``eval_psnr``).
     """
+    from softmining_jax import parallel as par
+
+    par.check_mode(parallel)
+    if on_device_change not in ("error", "reset_sampler"):
+        raise ValueError(f"on_device_change must be 'error' or 'reset_sampler', got "
+                         f"{on_device_change!r}.")
     if on_nonfinite not in ("stop", "skip"):
         raise ValueError(f"on_nonfinite must be 'stop' or 'skip', got {on_nonfinite!r}.")
     if int(batch_size) < 1 or int(num_steps) < 0:
@@ -235,31 +269,75 @@ def train_and_evaluate(
     if operative_config is not None:
         (workdir / "config.gin").write_text(operative_config)
 
-    state = init_train_state(task, sampler, optimizer, batch_size, seed)
+    stacked = parallel != "none"
+    ndev = par.resolve_num_devices(num_devices) if stacked else 1
+
+    def fresh_state(devices: int, stacked_layout: bool) -> TrainState:
+        if not stacked_layout:
+            return init_train_state(task, sampler, optimizer, batch_size, seed)
+        return par.init_parallel_state(task, sampler, optimizer, batch_size, seed, devices)
+
+    layout = {"layout": "stacked" if stacked else "single", "num_devices": ndev}
+    state = fresh_state(ndev, stacked)
+    if stacked:
+        step_fn = par.make_parallel_step(task, sampler, optimizer, parallel, ndev)
+        refresh_fn = par.make_parallel_refresh(sampler)
+        state = par.place_state(state, parallel, ndev)
+    else:
+        step_fn = jax.jit(make_train_step(task, sampler, optimizer), donate_argnums=0)
+        refresh_fn = jax.jit(sampler.refresh)
+
     ckpt = Checkpointer(workdir / "checkpoints", max_to_keep=max_checkpoints)
-    restored = ckpt.restore_latest(state)
+    saved = ckpt.latest_meta()
+    saved_layout = {k: saved.get(k, v) for k, v in layout.items()} if saved else layout
+    if saved_layout != layout:
+        if on_device_change == "error":
+            ckpt.close()
+            raise ValueError(
+                f"The checkpoint in {workdir} was written with {saved_layout['num_devices']} "
+                f"device(s) ({saved_layout['layout']} layout); this run has {ndev} "
+                f"({layout['layout']}). Resume with the same device count and parallel mode, "
+                "or set train_and_evaluate.on_device_change='reset_sampler' to keep the "
+                "parameters and restart the sampler states, or use a new workdir."
+            )
+        old = fresh_state(saved_layout["num_devices"], saved_layout["layout"] == "stacked")
+        old, meta = ckpt.restore_latest(old)
+        state = fresh_state(ndev, stacked).replace(
+            step=old.step, params=old.params, opt_state=old.opt_state)
+        if stacked:
+            state = par.place_state(state, parallel, ndev)
+        restored = (state, meta)
+        log.warning("Device layout changed (%s -> %s): parameters kept, sampler states reset.",
+                    saved_layout, layout)
+    else:
+        restored = ckpt.restore_latest(state)
     start_wall, train_s = 0.0, 0.0
     if restored is not None:
         state, meta = restored
         start_wall, train_s = float(meta.get("elapsed_s", 0.0)), float(meta.get("train_s", 0.0))
         log.info("Resumed from step %d in %s", int(state.step), workdir)
     first_step = int(state.step)
-    run_log = MetricsLog(workdir, first_step if restored is not None else None, tensorboard)
+    lead = jax.process_index() == 0
+    run_log = MetricsLog(workdir, first_step if restored is not None else None, tensorboard,
+                         enabled=lead)
 
-    step_fn = jax.jit(make_train_step(task, sampler, optimizer), donate_argnums=0)
-    refresh_fn = jax.jit(sampler.refresh)
+    def local(tree):
+        """Replicated global arrays as this process's own copy (multi-host evaluation)."""
+        if jax.process_count() == 1:
+            return tree
+        return jax.tree_util.tree_map(lambda x: x.addressable_data(0), tree)
     interval = int(sampler.dense_refresh_interval)
     t0 = time.perf_counter() - start_wall
     last: dict[str, Any] = {}
 
     def evaluate(step: int) -> dict[str, Any]:
-        scores, pictures = task.evaluate(state.params)
+        scores, pictures = task.evaluate(local(state.params))
         record = {"step": step, "elapsed_s": time.perf_counter() - t0, "train_s": train_s}
         record.update({f"eval_{k}": v for k, v in scores.items()})
         run_log.write(record)
-        if plots and jax.process_index() == 0:
-            save_run_plots(workdir / "plots", run_log.records, pictures,
-                           _positions_of_image0(state.sampler_state, sampler),
+        positions = _positions_of_image0(state.sampler_state, sampler, stacked) if plots else None
+        if plots and lead:
+            save_run_plots(workdir / "plots", run_log.records, pictures, positions,
                            f"{task.name}: {getattr(sampler.init, '__qualname__', 'sampler')}")
         return record
 
@@ -275,7 +353,9 @@ def train_and_evaluate(
         tick = time.perf_counter()
         for step in range(first_step, num_steps):
             if interval and step > 0 and step % interval == 0:
-                dense = task.dense_l1(state.params)
+                dense = task.dense_l1(local(state.params))
+                if stacked:
+                    dense = par.replicate(dense, ndev)
                 state = state.replace(sampler_state=refresh_fn(state.sampler_state, dense))
             state, step_metrics = step_fn(state)
             done = step + 1
@@ -308,8 +388,8 @@ def train_and_evaluate(
             if do_eval:
                 last = {**record, **evaluate(done)}
             if do_ckpt:
-                ckpt.save(done, state, {"elapsed_s": time.perf_counter() - t0, "train_s": train_s,
-                                        "step": done})
+                ckpt.save(done, state, {"elapsed_s": time.perf_counter() - t0,
+                                        "train_s": train_s, "step": done, **layout})
             tick = time.perf_counter()
     finally:
         if bar is not None:
@@ -319,7 +399,8 @@ def train_and_evaluate(
     if not last or "eval_psnr" not in last:
         evals = [r for r in run_log.records if "eval_psnr" in r]
         last = evals[-1] if evals else last
-    (workdir / "final_metrics.json").write_text(json.dumps(last, indent=2))
+    if lead:
+        (workdir / "final_metrics.json").write_text(json.dumps(last, indent=2))
     if math.isfinite(last.get("eval_psnr", math.nan)):
         log.info("final eval PSNR %.2f dB", last["eval_psnr"])
     return last
