@@ -1,1 +1,65 @@
-"""softmining_jax: soft mining for neural-field training in JAX/Flax."""
+"""softmining_jax: soft mining for neural-field training in JAX/Flax.
+
+The public API is what this module exports (``__all__``); everything else is internal and may
+change. Sub-packages group it by concept: ``samplers`` (the sampler contract and samplers),
+``fields`` (Flax fields and encodings), ``data`` (image loading and targets), ``tasks``,
+``train`` (the loop), ``parallel`` (data parallelism), ``metrics``.
+"""
+
+from softmining_jax.data import ImageTargets, load_image
+from softmining_jax.fields import MLP, FourierEncoding, HashGridEncoding, ImageField
+from softmining_jax.metrics import psnr, ssim
+from softmining_jax.samplers import (
+    Domain,
+    Feedback,
+    Sampler,
+    Samples,
+    WeightSchedule,
+    error_map_sampler,
+    hard_mining_sampler,
+    importance_sampler,
+    official_sampler,
+    soft_mining_sampler,
+    uniform_sampler,
+)
+from softmining_jax.tasks import ImageFittingTask, Task
+from softmining_jax.train import (
+    NonFiniteError,
+    TrainState,
+    adam,
+    init_train_state,
+    make_train_step,
+    train_and_evaluate,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MLP",
+    "Domain",
+    "Feedback",
+    "FourierEncoding",
+    "HashGridEncoding",
+    "ImageField",
+    "ImageFittingTask",
+    "ImageTargets",
+    "NonFiniteError",
+    "Sampler",
+    "Samples",
+    "Task",
+    "TrainState",
+    "WeightSchedule",
+    "adam",
+    "error_map_sampler",
+    "hard_mining_sampler",
+    "importance_sampler",
+    "init_train_state",
+    "load_image",
+    "make_train_step",
+    "official_sampler",
+    "psnr",
+    "soft_mining_sampler",
+    "ssim",
+    "train_and_evaluate",
+    "uniform_sampler",
+]

@@ -6,11 +6,11 @@ import pathlib
 from collections.abc import Sequence
 from typing import Any
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+# Figures are built with the object-oriented API (no pyplot), so importing this module never
+# changes the matplotlib backend of a notebook or application.
 
 
 def _show(ax, image: np.ndarray, **kwargs) -> None:
@@ -44,7 +44,8 @@ def save_run_plots(
     out.mkdir(parents=True, exist_ok=True)
     evals = [r for r in records if "eval_psnr" in r]
     if evals:
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+        fig = Figure(figsize=(10, 4))
+        axes = fig.subplots(1, 2)
         steps = [r["step"] for r in evals]
         axes[0].plot(steps, [r["eval_psnr"] for r in evals], marker="o")
         axes[0].set_xlabel("step")
@@ -57,18 +58,18 @@ def save_run_plots(
         fig.suptitle(title)
         fig.tight_layout()
         fig.savefig(out / "psnr.png", dpi=100)
-        plt.close(fig)
     if "reconstruction" in pictures:
-        fig, axes = plt.subplots(1, 2, figsize=(10, 5))
+        fig = Figure(figsize=(10, 5))
+        axes = fig.subplots(1, 2)
         _show(axes[0], pictures["target"])
         axes[0].set_title("target")
         _show(axes[1], pictures["reconstruction"])
         axes[1].set_title("reconstruction")
         fig.tight_layout()
         fig.savefig(out / "reconstruction.png", dpi=100)
-        plt.close(fig)
     if "error" in pictures:
-        fig, ax = plt.subplots(figsize=(6, 5))
+        fig = Figure(figsize=(6, 5))
+        ax = fig.subplots()
         err = np.asarray(pictures["error"])
         im = ax.imshow(err, cmap="inferno", vmin=0, vmax=max(float(np.percentile(err, 99.5)), 1e-6))
         ax.set_axis_off()
@@ -76,13 +77,12 @@ def save_run_plots(
         fig.colorbar(im, ax=ax, fraction=0.046)
         fig.tight_layout()
         fig.savefig(out / "error_map.png", dpi=100)
-        plt.close(fig)
     if positions is not None and "target" in pictures:
-        fig, ax = plt.subplots(figsize=(6, 6))
+        fig = Figure(figsize=(6, 6))
+        ax = fig.subplots()
         _show(ax, pictures["target"], alpha=0.6)
         p = np.asarray(positions)
         ax.scatter(p[:, 0] - 0.5, p[:, 1] - 0.5, s=2, c="red", linewidths=0)
         ax.set_title(f"{len(p)} sample positions")
         fig.tight_layout()
         fig.savefig(out / "samples.png", dpi=100)
-        plt.close(fig)
