@@ -16,6 +16,8 @@ from collections.abc import Sequence
 
 import gin
 
+from softmining_jax import configurables  # noqa: F401  (registers the gin names)
+
 # The built-in default run (same as gin_configs/image/default.gin): the bundled 512 px Pluto,
 # Langevin soft mining with the library's default settings, CPU-sized.
 DEFAULT_BINDINGS = (

@@ -16,7 +16,11 @@ import gin
 from softmining_jax import samplers, train
 from softmining_jax.data.images import load_image
 from softmining_jax.fields.image_field import ImageField
+from softmining_jax.data.blender import load_blender
+from softmining_jax.data.llff import load_llff
+from softmining_jax.fields.radiance_field import ProposalField, RadianceField
 from softmining_jax.tasks.image_fitting import ImageFittingTask
+from softmining_jax.tasks.nerf import NerfTask
 
 DEFAULT_IMAGE = "pluto_512.jpg"
 
@@ -33,7 +37,7 @@ def image_fitting_task(
     path: str | None = None,
     max_side: int | None = None,
     allow_large: bool = False,
-    field=ImageField,
+    field=None,
     edge_prior: bool = True,
     eval_chunk: int = 2**16,
 ) -> ImageFittingTask:
@@ -51,8 +55,56 @@ def image_fitting_task(
             except FileNotFoundError:
                 pass
     image = load_image(resolved, max_side=max_side, allow_large=allow_large)
+    field = field or gin.get_configurable("ImageField")
     return ImageFittingTask(image, field=field, edge_prior=edge_prior, eval_chunk=eval_chunk,
                             name=pathlib.Path(resolved).stem)
+
+
+def _nerf_task(scene, field, proposal, **kwargs) -> NerfTask:
+    # Unbound factories default to the gin-wrapped ones, so bindings such as
+    # 'RadianceField.width = 128' apply without also binding 'blender_task.field'.
+    field = field or gin.get_configurable("RadianceField")
+    proposal = proposal or gin.get_configurable("ProposalField")
+    return NerfTask(scene, field=field, proposal=proposal, **kwargs)
+
+
+def blender_task(
+    root: str = "../shared/data/nerf_synthetic/chair",
+    factor: int = 8,
+    max_train_images: int | None = None,
+    max_test_images: int | None = None,
+    field=None,
+    proposal=None,
+    **task_options,
+) -> NerfTask:
+    """A NeRF Synthetic scene (see :func:`~softmining_jax.data.blender.load_blender`) as a
+    :class:`NerfTask`; ``task_options`` go to the task (samples per ray, eval views, ...)."""
+    scene = load_blender(root, factor=factor, max_train_images=max_train_images,
+                         max_test_images=max_test_images)
+    return _nerf_task(scene, field, proposal, **task_options)
+
+
+def llff_task(
+    root: str = "../shared/data/nerf_llff_data/fern",
+    factor: int = 8,
+    max_train_images: int | None = None,
+    field=None,
+    proposal=None,
+    **task_options,
+) -> NerfTask:
+    """An LLFF scene (see :func:`~softmining_jax.data.llff.load_llff`) as a :class:`NerfTask`."""
+    scene = load_llff(root, factor=factor, max_train_images=max_train_images)
+    return _nerf_task(scene, field, proposal, **task_options)
+
+
+def radiance_field(**kwargs) -> RadianceField:
+    """Gin-configurable :class:`RadianceField` constructor."""
+    return RadianceField(**kwargs)
+
+
+def proposal_field(**kwargs) -> ProposalField:
+    """Gin-configurable :class:`ProposalField` constructor."""
+    return ProposalField(**kwargs)
 
 
 def image_field(**kwargs) -> ImageField:
@@ -65,6 +117,10 @@ gin.external_configurable(train.train_and_evaluate, "train_and_evaluate")
 gin.external_configurable(train.adam, "adam")
 gin.external_configurable(image_fitting_task, "image_fitting_task")
 gin.external_configurable(image_field, "ImageField")
+gin.external_configurable(blender_task, "blender_task")
+gin.external_configurable(llff_task, "llff_task")
+gin.external_configurable(radiance_field, "RadianceField")
+gin.external_configurable(proposal_field, "ProposalField")
 gin.external_configurable(load_image, "load_image")
 gin.external_configurable(samplers.WeightSchedule, "WeightSchedule")
 for _name in ("uniform_sampler", "soft_mining_sampler", "hard_mining_sampler",

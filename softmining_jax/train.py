@@ -400,6 +400,8 @@ def train_and_evaluate(
         evals = [r for r in run_log.records if "eval_psnr" in r]
         last = evals[-1] if evals else last
     if lead:
+        if hasattr(task, "write_outputs"):
+            task.write_outputs(local(state.params), workdir)
         (workdir / "final_metrics.json").write_text(json.dumps(last, indent=2))
     if math.isfinite(last.get("eval_psnr", math.nan)):
         log.info("final eval PSNR %.2f dB", last["eval_psnr"])

@@ -12,6 +12,15 @@ from softmining_jax import cli
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 IMAGE_CONFIGS = sorted((ROOT / "gin_configs" / "image").glob("*.gin"))
+NERF_CONFIGS = sorted([*(ROOT / "gin_configs" / "blender").glob("*.gin"),
+                       *(ROOT / "gin_configs" / "llff").glob("*.gin")])
+NERF_FAST = [
+    "train_and_evaluate.batch_size = 64",
+    "RadianceField.num_levels = 4",
+    "RadianceField.log2_table_size = 10",
+    "ProposalField.num_levels = 2",
+    "ProposalField.log2_table_size = 8",
+]
 SAMPLER_CONFIGS = sorted((ROOT / "gin_configs" / "samplers").glob("*.gin"))
 FAST = [
     "train_and_evaluate.num_steps = 4",
@@ -61,6 +70,23 @@ def test_every_image_config_trains(tmp_path, config):
     out = _run(tmp_path, [config], [*FAST, "image_fitting_task.max_side = 96",
                                     "train_and_evaluate.batch_size = 64"])
     assert out["step"] == 4 and out["eval_psnr"] > 0
+
+
+@pytest.mark.parametrize("config", NERF_CONFIGS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_every_nerf_config_trains(tmp_path, config):
+    if not (ROOT.parent / "shared" / "data").is_dir():
+        pytest.skip("real data not present")
+    kind = "blender_task" if config.parent.name == "blender" else "llff_task"
+    small = [f"{kind}.factor = 16" if kind == "blender_task" else f"{kind}.factor = 8",
+             f"{kind}.max_train_images = 4", f"{kind}.num_proposal_samples = 8",
+             f"{kind}.num_samples = 8", f"{kind}.eval_views = 1", f"{kind}.video_frames = 2"]
+    if kind == "blender_task":
+        small.append("blender_task.max_test_images = 2")
+    out = _run(tmp_path, [config, ROOT / "gin_configs" / "samplers" / "soft_mining.gin"],
+               [*FAST, *NERF_FAST, *small])
+    assert out["step"] == 4 and (tmp_path / "eval" / "metrics.json").exists()
+    assert "WeightSchedule.alpha = " + ("0.8" if kind == "llff_task" else "0.6") in (
+        tmp_path / "config.gin").read_text()
 
 
 @pytest.mark.parametrize("config", SAMPLER_CONFIGS, ids=lambda p: p.stem)

@@ -2,5 +2,6 @@
 
 from softmining_jax.tasks.base import Task
 from softmining_jax.tasks.image_fitting import ImageFittingTask
+from softmining_jax.tasks.nerf import NerfTask
 
-__all__ = ["ImageFittingTask", "Task"]
+__all__ = ["ImageFittingTask", "NerfTask", "Task"]
