@@ -14,10 +14,10 @@ import pathlib
 import gin
 
 from softmining_jax import samplers, train
-from softmining_jax.data.images import load_image
-from softmining_jax.fields.image_field import ImageField
 from softmining_jax.data.blender import load_blender
+from softmining_jax.data.images import load_image
 from softmining_jax.data.llff import load_llff
+from softmining_jax.fields.image_field import ImageField
 from softmining_jax.fields.radiance_field import ProposalField, RadianceField
 from softmining_jax.tasks.image_fitting import ImageFittingTask
 from softmining_jax.tasks.nerf import NerfTask

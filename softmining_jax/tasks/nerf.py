@@ -29,7 +29,7 @@ from softmining_jax.samplers import Domain
 
 
 def look_at(position: np.ndarray, target: np.ndarray, up: np.ndarray) -> np.ndarray:
-    """``(3, 4)`` OpenGL camera-to-world matrix of a camera at ``position`` looking at ``target``."""
+    """``(3, 4)`` OpenGL camera-to-world matrix of a camera at ``position`` facing ``target``."""
     z = position - target
     z = z / np.linalg.norm(z)
     x = np.cross(up, z)
@@ -184,7 +184,8 @@ class NerfTask:
             part = centres[start : start + chunk]
             pad = chunk - len(part)
             part = np.pad(part, ((0, pad), (0, 0)), mode="edge") if pad else part
-            out.append(np.asarray(self._render_chunk(params, jnp.asarray(part), c2w))[: chunk - pad])
+            rendered = self._render_chunk(params, jnp.asarray(part), c2w)
+            out.append(np.asarray(rendered)[: chunk - pad])
         return np.concatenate(out).reshape(self.scene.height, self.scene.width, 3)
 
     def _score_views(self, params, indices, out_dir: pathlib.Path | None = None):
