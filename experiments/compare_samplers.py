@@ -139,6 +139,8 @@ def main(argv=None) -> int:
     parser.add_argument("--timing_steps", type=int, default=100)
     parser.add_argument("--outdir", required=True)
     parser.add_argument("--plots_all_seeds", action="store_true")
+    parser.add_argument("--timing_only", action="store_true",
+                        help="only the interleaved per-step timing (writes timing.json)")
     args = parser.parse_args(argv)
     variants = [parse_variant(v) for v in args.samplers.split(",") if v] + [
         parse_variant(v) for v in args.variant]
@@ -147,6 +149,13 @@ def main(argv=None) -> int:
     outdir.mkdir(parents=True, exist_ok=True)
 
     timing = time_steps(args, variants) if args.timing_rounds > 0 else {}
+    if args.timing_only:
+        (outdir / "timing.json").write_text(json.dumps(
+            {"args": vars(args), "device": str(jax.devices()[0]), "timing": timing}, indent=1))
+        for label, t in timing.items():
+            print(f"{label:24s} {1e3 * t['median_s']:8.2f} ms/step  ratio {t['ratio_median']:.3f} "
+                  f"(rounds: {t['ratio_min']:.3f} .. {t['ratio_max']:.3f})")
+        return 0
     runs: dict[str, dict[int, list[dict]]] = {}
     for label, sampler_gin, extra in variants:
         runs[label] = {}
