@@ -84,7 +84,9 @@ def test_every_nerf_config_trains(tmp_path, config):
         small.append("blender_task.max_test_images = 2")
     out = _run(tmp_path, [config, ROOT / "gin_configs" / "samplers" / "soft_mining.gin"],
                [*FAST, *NERF_FAST, *small])
-    assert out["step"] == 4 and (tmp_path / "eval" / "metrics.json").exists()
+    assert out["step"] == 4
+    summary = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert summary["lpips"].startswith("off") and "NerfTask(lpips=" in summary["lpips"]
     assert "WeightSchedule.alpha = " + ("0.8" if kind == "llff_task" else "0.6") in (
         tmp_path / "config.gin").read_text()
 

@@ -125,8 +125,15 @@ def test_rendered_colour_gradient_wrt_pixel_matches_finite_differences(sphere_sc
 
 @pytest.mark.slow
 def test_procedural_scene_trains_to_stated_psnr(sphere_scene, tmp_path):
+    calls = []
+
+    def fake_lpips(pred, target):  # stands in for a user-supplied LPIPS network
+        calls.append(pred.shape)
+        return float(np.mean(np.abs(pred - target)))
+
     task = NerfTask(sphere_scene, field=SmallField, proposal=SmallProposal,
-                    num_proposal_samples=24, num_samples=24, eval_views=None, video_frames=4)
+                    num_proposal_samples=24, num_samples=24, eval_views=None, video_frames=4,
+                    lpips=fake_lpips)
     out = train_and_evaluate(tmp_path, task, sampler=samplers.soft_mining_sampler(),
                              batch_size=256, num_steps=400, eval_every=400, log_every=100,
                              checkpoint_every=400, optimizer=adam(learning_rate=1e-2,
@@ -137,6 +144,8 @@ def test_procedural_scene_trains_to_stated_psnr(sphere_scene, tmp_path):
     assert out["eval_psnr"] > 24.0, out
     summary = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert len(summary["per_view"]) == 3 and summary["psnr_mean"] > 24.0
+    assert "lpips" in summary["per_view"][0] and summary["lpips_mean"] < 0.1
+    assert calls[-1] == (24, 24, 3)
     assert (tmp_path / "eval" / "000.png").exists() and (tmp_path / "video.gif").exists()
 
 
