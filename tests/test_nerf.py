@@ -123,6 +123,17 @@ def test_rendered_colour_gradient_wrt_pixel_matches_finite_differences(sphere_sc
             assert float(grad[i, k]) == pytest.approx(float(fd), rel=0.1, abs=2e-3)
 
 
+def test_interlevel_loss_does_not_leak_into_the_position_gradient(sphere_scene):
+    task = NerfTask(sphere_scene, field=SmallField, proposal=SmallProposal,
+                    num_proposal_samples=8, num_samples=8, video_frames=0)
+    params = task.init_params(jax.random.key(0))
+    ids = jnp.asarray([0, 1])
+    pos = jnp.asarray([[11.3, 12.2], [9.7, 10.4]])
+    aux_grad = jax.jit(jax.grad(
+        lambda p: task.predict(params, p, ids, jax.random.key(1))[1]))(pos)
+    np.testing.assert_array_equal(aux_grad, 0.0)
+
+
 @pytest.mark.slow
 def test_procedural_scene_trains_to_stated_psnr(sphere_scene, tmp_path):
     calls = []

@@ -163,9 +163,14 @@ class NerfTask:
         k0, k1 = jax.random.split(key) if key is not None else (None, None)
         near, far = jnp.float32(self.scene.near), jnp.float32(self.scene.far)
         bins0 = sampling.stratified_bins(k0, near, far, n, self.num_proposal_samples)
-        pts0 = _points(origins, directions, bins0)
+        # The proposal only places the intervals (stop-gradient) and feeds the interlevel loss, so
+        # its rays are constants w.r.t. the pixel position: the sampler's feedback is then the
+        # gradient of the colour error alone, and the backward pass skips the proposal's
+        # position path.
+        o_prop, d_prop = jax.lax.stop_gradient((origins, directions))
+        pts0 = _points(o_prop, d_prop, bins0)
         dens0 = self.proposal.apply(params["proposal"], pts0.reshape(-1, 3)).reshape(n, -1)
-        w0 = volume.volume_weights(dens0, bins0, directions)
+        w0 = volume.volume_weights(dens0, bins0, d_prop)
         bins1 = sampling.sample_pdf(k1, bins0, w0, self.num_samples + 1)
         rgb, w1 = self.shade(params, origins, directions, viewdirs, bins1)
         aux = self.interlevel_weight * sampling.interlevel_loss(bins1, w1, bins0, w0)
