@@ -79,6 +79,11 @@ class HashGridLayout:
         return int(np.sum(self.level_sizes))
 
 
+def _corners(dim: int) -> np.ndarray:
+    """``(2^D, D)`` uint32 offsets of the cell corners around a point (0/1 per axis)."""
+    return np.asarray(list(itertools.product((0, 1), repeat=dim)), np.uint32)
+
+
 def _corner_indices(x: jax.Array, layout: HashGridLayout):
     """Table rows, per-axis fractions and corner pattern for points ``x`` ``(N, D)``.
 
@@ -90,7 +95,7 @@ def _corner_indices(x: jax.Array, layout: HashGridLayout):
     base = jnp.clip(jnp.floor(scaled), 0.0, res[None, :, None] - 1.0)
     frac = scaled - base
     base = base.astype(jnp.uint32)
-    corners = np.asarray(list(itertools.product((0, 1), repeat=d)), np.uint32)  # (2^D, D)
+    corners = _corners(d)
     c = base[:, :, None, :] + jnp.asarray(corners)[None, None]  # (N, L, 2^D, D)
     strides = (layout.resolutions[:, None] + 1) ** np.arange(d)[None, :]  # (L, D)
     dense_idx = jnp.sum(c * jnp.asarray(strides, jnp.uint32)[None, :, None, :], axis=-1)
@@ -151,7 +156,7 @@ def _hash_encode_fwd(table, x, layout):
 def _hash_encode_bwd(layout, residuals, cotangent):
     idx, frac, gathered, x, table_rows = residuals
     n, d = x.shape
-    corners = np.asarray(list(itertools.product((0, 1), repeat=d)), np.uint32)
+    corners = _corners(d)
     ct = cotangent.reshape(n, layout.num_levels, -1)  # (N, L, F)
     factors = _axis_factors(frac, corners)
     w = _product(factors)
