@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import pathlib
 import time
 from typing import Any
@@ -259,7 +260,8 @@ def train_and_evaluate(
     workdir = pathlib.Path(workdir)
     try:
         workdir.mkdir(parents=True, exist_ok=True)
-        probe = workdir / ".write_test"
+        # One probe file per process: processes of a multi-host run share the workdir.
+        probe = workdir / f".write_test_{os.getpid()}_{jax.process_index()}"
         probe.write_text("ok")
         probe.unlink()
     except OSError as e:
