@@ -12,8 +12,9 @@ per step and its ratio, wall-clock ratio), ``psnr_vs_steps.png``, ``psnr_vs_seco
 workdir per run (plots of seed 0 included).
 
 Time per step is measured in a separate interleaved phase (``--timing_rounds``): each sampler's
-jitted step runs ``--timing_steps`` steps per round, samplers alternate, and the per-round ratios
-to uniform are summarised by their median, so machine noise hits every sampler alike. The dense
+jitted step runs ``--timing_steps`` steps per round, samplers alternate in a shuffled order, and
+the per-round ratios to uniform are summarised by their median, so machine noise hits every
+sampler alike. The dense
 error-map refresh is amortised into its sampler's per-step time.
 
 A variant is ``name`` (``gin_configs/samplers/name.gin``) or ``label=name:binding;binding``
@@ -99,8 +100,11 @@ def time_steps(args, variants) -> dict[str, dict[str, float]]:
         steps[label] = dict(fn=fn, state=state, task=task, sampler=sampler, refresh=refresh,
                             done=0)
     times = {label: [] for label in steps}
+    order = np.random.default_rng(0)
     for _ in range(args.timing_rounds):
-        for label, s in steps.items():
+        # A fresh order each round, so no variant always runs right after the same other one.
+        for label in order.permutation(list(steps)):
+            s = steps[label]
             interval = s["sampler"].dense_refresh_interval
             t = time.perf_counter()
             for _ in range(args.timing_steps):

@@ -202,6 +202,23 @@ def test_conditional_sampling_stays_in_image():
     assert np.all(np.asarray(pos)[:, 0] <= hw[:, 1]) and np.all(np.asarray(pos)[:, 1] <= hw[:, 0])
 
 
+@pytest.mark.parametrize("rows, cols", [(1, 1), (3, 7), (17, 100), (5, 45 * 45), (40, 2048)])
+def test_blocked_row_search_matches_searchsorted(rows, cols):
+    rng = np.random.default_rng(rows * cols)
+    table = np.sort(rng.random((rows, cols)).astype(np.float32), axis=1)
+    table[:, -min(3, cols):] = 1.0  # ties at the end, as in a CDF with padding
+    row = rng.integers(0, rows, 2000).astype(np.int32)
+    values = rng.random(2000).astype(np.float32)
+    values[:20] = 1.0
+    values[20:40] = 0.0
+    values[40:60] = table[row[40:60], rng.integers(0, cols, 20)]  # exact hits
+    block_last = table[:, dist_lib._block_ends(cols)]
+    got = dist_lib._search_rows(jnp.asarray(table), jnp.asarray(block_last), jnp.asarray(row),
+                                jnp.asarray(values))
+    want = [np.searchsorted(table[r], v, side="right") for r, v in zip(row, values, strict=True)]
+    np.testing.assert_array_equal(np.asarray(got), want)
+
+
 def test_uniform_sampler_area_proportional():
     sizes = ((10, 10), (10, 30))
     smp = sample_uniform(sizes, jax.random.key(0), 100_000)

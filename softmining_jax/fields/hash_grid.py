@@ -149,7 +149,7 @@ def _hash_encode_fwd(table, x, layout):
     idx, frac, corners = _corner_indices(x, layout)
     w = _product(_axis_factors(frac, corners))  # (N, L, 2^D)
     gathered = table[idx]  # (N, L, 2^D, F)
-    feats = jnp.einsum("nlc,nlcf->nlf", w, gathered)
+    feats = jnp.sum(w[..., None] * gathered, axis=2)  # (N, L, F); a batched dot is slow on CPU
     return feats.reshape(n, -1), (idx, frac, gathered, x, table.shape[0])
 
 
@@ -164,7 +164,7 @@ def _hash_encode_bwd(layout, residuals, cotangent):
     d_table = jnp.zeros((table_rows, features), cotangent.dtype)
     d_table = d_table.at[idx.reshape(-1)].add((w[..., None] * ct[:, :, None, :]).reshape(-1,
                                                                                   features))
-    d_w = jnp.einsum("nlf,nlcf->nlc", ct, gathered)  # (N, L, 2^D)
+    d_w = jnp.sum(ct[:, :, None, :] * gathered, axis=-1)  # (N, L, 2^D)
     sign = jnp.where(jnp.asarray(corners, bool), 1.0, -1.0)  # (2^D, D)
     d_frac = []
     for k in range(d):

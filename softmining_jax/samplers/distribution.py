@@ -54,6 +54,11 @@ class GridLayout:
     def num_cols(self) -> int:
         return max(wc for _, wc in self.cell_shapes)
 
+    @property
+    def col_block(self) -> int:
+        """Columns per block of the two-stage column search (about ``sqrt(C)``)."""
+        return _block_size(self.num_cols)
+
     @functools.cached_property
     def row_image(self) -> np.ndarray:
         """``(R,)`` int32: image index of each table row."""
@@ -104,11 +109,14 @@ class CellDistribution:
       row_cdf: ``(R,)`` inclusive cumulative row masses, last entry exactly 1.
       col_cdf: ``(R, C)`` per-row inclusive cumulative column masses, 1 from the row's last valid
         cell on (padding is never drawn).
+      col_block_last: ``(R, ceil(C / layout.col_block))`` the last ``col_cdf`` entry of each block
+        of ``layout.col_block`` columns (the coarse stage of the column search).
       layout: static geometry.
     """
 
     row_cdf: jax.Array
     col_cdf: jax.Array
+    col_block_last: jax.Array
     layout: GridLayout = struct.field(pytree_node=False)
 
 
@@ -138,7 +146,8 @@ def from_masses(layout: GridLayout, masses: jax.Array) -> CellDistribution:
     last_valid = last_valid[jnp.asarray(layout.row_image)]
     col_cdf = jnp.where(jnp.arange(layout.num_cols)[None, :] >= last_valid[:, None], 1.0, col_cdf)
     row_cdf = _cdf(row_mass, axis=0).at[-1].set(1.0)
-    return CellDistribution(row_cdf=row_cdf, col_cdf=col_cdf, layout=layout)
+    return CellDistribution(row_cdf=row_cdf, col_cdf=col_cdf,
+                            col_block_last=col_cdf[:, _block_ends(layout.num_cols)], layout=layout)
 
 
 def from_pixel_weights(layout: GridLayout, maps: Sequence[jax.Array]) -> CellDistribution:
@@ -166,24 +175,35 @@ def sample(
     Returns:
       ``positions (num, 2)`` float32 pixel coordinates ``(x, y)`` and ``image_ids (num,)`` int32.
     """
+    return sample_from_uniforms(dist, jax.random.uniform(key, (num, 4)), image_ids)
+
+
+def sample_from_uniforms(
+    dist: CellDistribution, u: jax.Array, image_ids: jax.Array | None = None
+) -> tuple[jax.Array, jax.Array]:
+    """:func:`sample` driven by given ``(num, 4)`` uniforms in ``[0, 1)``.
+
+    Column 0 picks the row, column 1 the cell in that row, columns 2 and 3 the position inside the
+    cell (so a caller can draw all of a step's random numbers in one call).
+    """
     layout = dist.layout
-    k_row, k_col, k_xy = jax.random.split(key, 3)
-    u = jax.random.uniform(k_row, (num,))
+    u_row = u[:, 0]
     row_offsets = jnp.asarray(layout.row_offsets)
     if image_ids is not None:
         image_ids = jnp.asarray(image_ids, jnp.int32)
         first, end = row_offsets[image_ids], row_offsets[image_ids + 1]
         lo = jnp.where(first > 0, dist.row_cdf[jnp.maximum(first - 1, 0)], 0.0)
         hi = dist.row_cdf[end - 1]
-        u = lo + u * (hi - lo)
-    row = jnp.searchsorted(dist.row_cdf, u, side="right").astype(jnp.int32)
+        u_row = lo + u_row * (hi - lo)
+    row_table = dist.row_cdf[None]
+    row_block_last = dist.row_cdf[_block_ends(layout.num_rows)][None]
+    row = _search_rows(row_table, row_block_last, jnp.zeros_like(u_row, jnp.int32), u_row)
     row = jnp.clip(row, 0, layout.num_rows - 1)
     if image_ids is not None:
         row = jnp.clip(row, first, end - 1)
     else:
         image_ids = jnp.asarray(layout.row_image)[row]
-    v = jax.random.uniform(k_col, (num,))
-    col = _search_rows(dist.col_cdf, row, v)
+    col = _search_rows(dist.col_cdf, dist.col_block_last, row, u[:, 1])
     sizes = jnp.asarray(layout.sizes, jnp.float32)[image_ids]  # (num, 2) as (H, W)
     s = float(layout.cell_size)
     local_row = (row - row_offsets[image_ids]).astype(jnp.float32)
@@ -191,28 +211,49 @@ def sample(
     col = jnp.clip(col.astype(jnp.float32), 0.0, wc - 1.0)
     x0, y0 = col * s, local_row * s
     x1, y1 = jnp.minimum(x0 + s, sizes[:, 1]), jnp.minimum(y0 + s, sizes[:, 0])
-    t = jax.random.uniform(k_xy, (num, 2))
-    positions = jnp.stack([x0 + t[:, 0] * (x1 - x0), y0 + t[:, 1] * (y1 - y0)], axis=-1)
+    positions = jnp.stack([x0 + u[:, 2] * (x1 - x0), y0 + u[:, 3] * (y1 - y0)], axis=-1)
     return positions, image_ids
 
 
-def _search_rows(table: jax.Array, rows: jax.Array, values: jax.Array) -> jax.Array:
-    """``searchsorted(table[rows[i]], values[i], side="right")`` for every ``i``.
+def _block_size(length: int) -> int:
+    return max(1, int(np.ceil(np.sqrt(length))))
 
-    A binary search that reads one entry per sample per iteration (``ceil(log2(C + 1))``
-    iterations) instead of materialising the ``(N, C)`` selected rows.
+
+def _block_ends(length: int) -> np.ndarray:
+    """Index of the last entry of each block of ``_block_size(length)`` entries."""
+    block = _block_size(length)
+    return np.minimum(np.arange(-(-length // block)) * block + block - 1, length - 1)
+
+
+def _search_rows(
+    table: jax.Array, block_last: jax.Array, rows: jax.Array, values: jax.Array
+) -> jax.Array:
+    """``searchsorted(table[rows[i]], values[i], side="right")`` for every ``i``, rows sorted.
+
+    Two stages of about ``sqrt(C)`` comparisons each: count the blocks whose last entry is
+    ``<= value`` (``block_last``, ``(R, ceil(C / block))``), then the entries ``<= value`` inside
+    the first block that is not. Four wide, independent gathers instead of a binary search's
+    ``log2 C`` dependent ones (which XLA on the CPU runs as one slow pass each).
+
+    Args:
+      table: ``(R, C)`` rows sorted ascending.
+      block_last: the last entry of each block of ``_block_size(C)`` columns.
+      rows: ``(N,)`` int32 row of each query.
+      values: ``(N,)`` float32 queries.
+
+    Returns:
+      ``(N,)`` int32 in ``[0, C]``.
     """
     num_cols = table.shape[1]
-    flat = table.reshape(-1)
-    base = rows * num_cols
-    lo = jnp.zeros_like(rows)
-    hi = jnp.full_like(rows, num_cols)
-    for _ in range(int(np.ceil(np.log2(num_cols + 1)))):
-        mid = (lo + hi) // 2
-        go_right = flat[base + jnp.minimum(mid, num_cols - 1)] <= values
-        lo = jnp.where(go_right & (lo < hi), mid + 1, lo)
-        hi = jnp.where(go_right | (lo >= hi), hi, mid)
-    return lo
+    block = _block_size(num_cols)
+    num_blocks = block_last.shape[1]
+    coarse = block_last[rows]  # (N, num_blocks)
+    b = jnp.sum(coarse <= values[:, None], axis=1, dtype=jnp.int32)
+    start = jnp.minimum(b, num_blocks - 1) * block
+    cols = start[:, None] + jnp.arange(block, dtype=jnp.int32)[None, :]  # (N, block)
+    fine = table.reshape(-1)[(rows * num_cols)[:, None] + jnp.minimum(cols, num_cols - 1)]
+    inside = jnp.sum((fine <= values[:, None]) & (cols < num_cols), axis=1, dtype=jnp.int32)
+    return start + inside
 
 
 def cell_index(layout: GridLayout, positions: jax.Array, image_ids: jax.Array) -> jax.Array:

@@ -26,7 +26,7 @@ from softmining_jax.samplers import distribution as dist_lib
 from softmining_jax.samplers.base import Feedback, Sampler, Samples
 from softmining_jax.samplers.domain import Domain
 from softmining_jax.samplers.soft_mining import _check_fraction
-from softmining_jax.samplers.uniform import _check_num_samples, sample_uniform
+from softmining_jax.samplers.uniform import _check_num_samples, uniform_positions
 from softmining_jax.samplers.weights import WeightSchedule
 
 
@@ -92,14 +92,16 @@ def error_map_sampler(
 
     def sample(state: ErrorMapState, key: jax.Array) -> Samples:
         n = state.num_samples
-        k_map, k_uni, k_mix = jax.random.split(key, 3)
         layout = state.dist.layout
-        pos, ids = dist_lib.sample(state.dist, k_map, n)
-        u = sample_uniform(layout.sizes, k_uni, n)
-        use_uniform = (jax.random.uniform(k_mix, (n,)) < uniform_fraction) | ~state.has_map
+        # One draw (cheap on the CPU): (row, column, x, y, mixture choice, uniform image); a sample
+        # is drawn from the map or uniformly, never both, so the two share the position columns.
+        rand = jax.random.uniform(key, (n, 6))
+        pos, ids = dist_lib.sample_from_uniforms(state.dist, rand[:, :4])
+        fresh = uniform_positions(layout.sizes, rand[:, jnp.asarray([5, 2, 3])])
+        use_uniform = (rand[:, 4] < uniform_fraction) | ~state.has_map
         return Samples(
-            positions=jnp.where(use_uniform[:, None], u.positions, pos),
-            image_ids=jnp.where(use_uniform, u.image_ids, ids),
+            positions=jnp.where(use_uniform[:, None], fresh.positions, pos),
+            image_ids=jnp.where(use_uniform, fresh.image_ids, ids),
         )
 
     def loss_weights(state: ErrorMapState, l1: jax.Array) -> jax.Array:

@@ -15,12 +15,17 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from softmining_jax.samplers import distribution as dist_lib
 from softmining_jax.samplers.base import Feedback, Sampler, Samples
 from softmining_jax.samplers.domain import Domain
-from softmining_jax.samplers.uniform import _check_num_samples, sample_uniform
+from softmining_jax.samplers.uniform import (
+    _check_num_samples,
+    sample_uniform,
+    uniform_positions,
+)
 from softmining_jax.samplers.weights import WeightSchedule
 
 _ERR_FLOOR = 1e-12
@@ -49,6 +54,12 @@ class SoftMiningState:
     drift_clipped: jax.Array
     reinit_fraction: jax.Array
     sizes: tuple[tuple[int, int], ...] = struct.field(pytree_node=False, default=())
+
+
+def _normal_from_uniform(u: jax.Array) -> jax.Array:
+    """Standard normals from uniforms in ``[0, 1)`` by the inverse CDF, as ``jax.random.normal``."""
+    lo = float(np.nextafter(np.float32(-1.0), np.float32(0.0)))
+    return np.float32(np.sqrt(2.0)) * jax.lax.erf_inv(jnp.maximum(2.0 * u - 1.0, lo))
 
 
 def _check_fraction(name: str, value: float) -> None:
@@ -137,11 +148,14 @@ def soft_mining_sampler(
             prior_dist = dist_lib.from_pixel_weights(dist_lib.GridLayout(domain.sizes, 1), maps)
         ids = (jnp.arange(n, dtype=jnp.int32) * m) // n if keep_image else None
         samples = sample_uniform(domain.sizes, key, n, ids)
-        zero = jnp.zeros((), jnp.float32)
+
+        def zero():  # a fresh buffer per field: a donated state must not hold one buffer twice
+            return jnp.zeros((), jnp.float32)
+
         return SoftMiningState(
             positions=samples.positions, image_ids=samples.image_ids,
             step=jnp.zeros((), jnp.int32), prior=prior_dist,
-            mean_drift=zero, drift_clipped=zero, reinit_fraction=zero, sizes=domain.sizes,
+            mean_drift=zero(), drift_clipped=zero(), reinit_fraction=zero(), sizes=domain.sizes,
         )
 
     def sample(state: SoftMiningState, key: jax.Array) -> Samples:
@@ -159,7 +173,10 @@ def soft_mining_sampler(
         sizes = state.sizes
         x, ids = state.positions, state.image_ids
         n = x.shape[0]
-        k_noise, k_prior, k_uni, k_mask = jax.random.split(key, 4)
+        # Every random number of the update comes from one draw: (noise x, noise y, restart mask,
+        # prior row, prior column, position x, position y, uniform image). A sample restarts from
+        # the prior or uniformly, never both, so the two restarts can share the position columns.
+        rand = jax.random.uniform(key, (n, 8))
         err = jnp.asarray(feedback.errors, jnp.float32)
         grad = jnp.asarray(feedback.error_grads, jnp.float32)
         bad = ~jnp.isfinite(err) | ~jnp.all(jnp.isfinite(grad), axis=-1)
@@ -179,7 +196,7 @@ def soft_mining_sampler(
         if max_drift is not None:
             clipped = length[:, 0] > max_drift
             step_drift = step_drift * jnp.minimum(1.0, max_drift / jnp.maximum(length, 1e-30))
-        noise = noise_std * scale * jax.random.normal(k_noise, x.shape)
+        noise = noise_std * scale * _normal_from_uniform(rand[:, 0:2])
         moved = x + step_drift + noise
 
         if boundary == "reflect":
@@ -199,17 +216,18 @@ def soft_mining_sampler(
         if uniform_block:
             uni = jnp.arange(n) >= n - int(round(uniform_fraction * n))
         else:
-            uni = jax.random.uniform(k_mask, (n,)) < uniform_fraction
+            uni = rand[:, 2] < uniform_fraction
 
         keep_ids = ids if keep_image else None
+        fresh = uniform_positions(sizes, rand[:, jnp.asarray([7, 5, 6])], keep_ids)
         if state.prior is None:
-            p_pos, p_ids = sample_uniform(sizes, k_prior, n, keep_ids)
+            p_pos, p_ids = fresh.positions, fresh.image_ids
         else:
-            p_pos, p_ids = dist_lib.sample(state.prior, k_prior, n, keep_ids)
-        u = sample_uniform(sizes, k_uni, n, keep_ids)
+            p_pos, p_ids = dist_lib.sample_from_uniforms(state.prior, rand[:, 3:7], keep_ids)
         restart = outside | low
-        new_x = jnp.where(uni[:, None], u.positions, jnp.where(restart[:, None], p_pos, moved))
-        new_ids = jnp.where(uni, u.image_ids, jnp.where(restart, p_ids, ids))
+        new_x = jnp.where(uni[:, None], fresh.positions,
+                          jnp.where(restart[:, None], p_pos, moved))
+        new_ids = jnp.where(uni, fresh.image_ids, jnp.where(restart, p_ids, ids))
         new_wh = jnp.asarray(sizes, jnp.float32)[new_ids][:, ::-1]
         new_x = jnp.clip(new_x, 0.0, new_wh)
         return state.replace(
