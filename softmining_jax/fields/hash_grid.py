@@ -87,25 +87,32 @@ def _corners(dim: int) -> np.ndarray:
 def _corner_indices(x: jax.Array, layout: HashGridLayout):
     """Table rows, per-axis fractions and corner pattern for points ``x`` ``(N, D)``.
 
-    Returns ``idx (N, L, 2^D)`` int32, ``frac (N, L, D)`` float32, ``corners (2^D, D)`` numpy.
+    The dense index ``sum_d c_d * stride_d`` and the hash ``xor_d c_d * pi_d`` are separable, so
+    each axis's two candidate terms (``c_d = base_d`` or ``base_d + 1``) are computed once and the
+    ``2^D`` corners are formed by broadcasting (a few integer ops per corner, not ``O(D)``).
+
+    Returns ``idx (N, L, 2^D)`` int32, ``frac (N, L, D)`` float32, ``corners (2^D, D)`` numpy, with
+    corner ``j`` of ``idx`` at offset ``corners[j]`` (first axis most significant).
     """
-    d = layout.dim
+    n, d = x.shape
+    num_levels = layout.num_levels
     res = jnp.asarray(layout.resolutions, jnp.float32)  # (L,)
     scaled = jnp.clip(x, 0.0, 1.0)[:, None, :] * res[None, :, None]  # (N, L, D)
     base = jnp.clip(jnp.floor(scaled), 0.0, res[None, :, None] - 1.0)
     frac = scaled - base
-    base = base.astype(jnp.uint32)
-    corners = _corners(d)
-    c = base[:, :, None, :] + jnp.asarray(corners)[None, None]  # (N, L, 2^D, D)
+    c = base.astype(jnp.uint32)[..., None] + jnp.arange(2, dtype=jnp.uint32)  # (N, L, D, 2)
     strides = (layout.resolutions[:, None] + 1) ** np.arange(d)[None, :]  # (L, D)
-    dense_idx = jnp.sum(c * jnp.asarray(strides, jnp.uint32)[None, :, None, :], axis=-1)
-    hashed = c[..., 0] * jnp.uint32(PRIMES[0])
+    dense_terms = c * jnp.asarray(strides, jnp.uint32)[None, :, :, None]
+    hash_terms = c * jnp.asarray(PRIMES[:d], jnp.uint32)[None, None, :, None]
+    dense_idx, hashed = dense_terms[:, :, 0], hash_terms[:, :, 0]  # (N, L, 2)
     for k in range(1, d):
-        hashed = hashed ^ (c[..., k] * jnp.uint32(PRIMES[k]))
+        dense_idx = (dense_idx[..., :, None] + dense_terms[:, :, k, None, :]).reshape(
+            n, num_levels, -1)
+        hashed = (hashed[..., :, None] ^ hash_terms[:, :, k, None, :]).reshape(n, num_levels, -1)
     hashed = hashed & jnp.uint32(2**layout.log2_table_size - 1)
     idx = jnp.where(jnp.asarray(layout.dense)[None, :, None], dense_idx, hashed).astype(jnp.int32)
     idx = idx + jnp.asarray(layout.offsets, jnp.int32)[None, :, None]
-    return idx, frac, corners
+    return idx, frac, _corners(d)
 
 
 def _axis_factors(frac: jax.Array, corners: np.ndarray) -> list[jax.Array]:
