@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import shutil
 import sys
 import time
 
@@ -145,12 +146,27 @@ def main(argv=None) -> int:
     parser.add_argument("--plots_all_seeds", action="store_true")
     parser.add_argument("--timing_only", action="store_true",
                         help="only the interleaved per-step timing (writes timing.json)")
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument("--resume", action="store_true",
+                          help="continue runs already in --outdir (e.g. after an interruption)")
+    existing.add_argument("--fresh", action="store_true",
+                          help="delete runs already in --outdir and start them again")
     args = parser.parse_args(argv)
     variants = [parse_variant(v) for v in args.samplers.split(",") if v] + [
         parse_variant(v) for v in args.variant]
     seeds = [int(s) for s in args.seeds.split(",")]
     outdir = pathlib.Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
+    stale = [outdir / "runs" / label / f"seed{seed}" for label, _, _ in variants for seed in seeds]
+    stale = [w for w in stale if w.exists()]
+    if stale and not args.timing_only:
+        if args.fresh:
+            for w in stale:
+                shutil.rmtree(w)
+        elif not args.resume:
+            # A finished run would silently "resume" at its last step and report old numbers.
+            raise SystemExit(f"error: {len(stale)} run folder(s) already exist, e.g. {stale[0]}; "
+                             "pass --resume to continue them or --fresh to start again.")
 
     timing = time_steps(args, variants) if args.timing_rounds > 0 else {}
     if args.timing_only:
@@ -187,9 +203,15 @@ def main(argv=None) -> int:
     return 0
 
 
+def milestones(steps: list[float]) -> list[float]:
+    """The quarter, half and last evaluation steps."""
+    return sorted({steps[len(steps) // 4], steps[len(steps) // 2], steps[-1]})
+
+
 def summarise(runs, timing, labels, seeds) -> dict:
     base = labels[0]
     steps = np.asarray([r["step"] for r in runs[base][seeds[0]]], float)
+    marks = milestones(steps.tolist())
     curves = {lab: np.asarray([[r["eval_psnr"] for r in runs[lab][s]] for s in seeds])
               for lab in labels}
     target = float(curves[base][:, -1].mean())
@@ -203,13 +225,20 @@ def summarise(runs, timing, labels, seeds) -> dict:
             own = steps_to_reach(steps, curves[base][i], curves[base][i, -1])
             other = steps_to_reach(steps, c[i], curves[base][i, -1])
             per_seed.append(own / other if np.isfinite(other) else 0.0)
+        # Speed-up at milestone m: m / the steps this sampler needs to reach the baseline's PSNR
+        # at m (mean curves); 0 = never reached.
+        at_milestone = {}
+        for m in marks:
+            got = steps_to_reach(steps, c.mean(0), float(curves[base][:, list(steps).index(m)]
+                                                           .mean()))
+            at_milestone[f"{m:.0f}"] = m / got if np.isfinite(got) and got > 0 else 0.0
         t = timing.get(lab, {})
         ratio = base_steps / reach if np.isfinite(reach) else 0.0
         out["samplers"][lab] = {
             "psnr_mean": c.mean(0).tolist(), "psnr_std": c.std(0).tolist(),
             "final_psnr_mean": float(c[:, -1].mean()), "final_psnr_std": float(c[:, -1].std()),
             "steps_to_target": reach, "step_ratio": ratio,
-            "step_ratio_per_seed": per_seed,
+            "step_ratio_per_seed": per_seed, "speedup_at_milestones": at_milestone,
             "time_per_step_s": t.get("median_s"), "time_ratio": t.get("ratio_median"),
             "wallclock_ratio": ratio / t["ratio_median"] if t and ratio else None,
         }
@@ -218,18 +247,18 @@ def summarise(runs, timing, labels, seeds) -> dict:
 
 def markdown(summary, args, seeds) -> str:
     steps = summary["steps"]
-    milestones = sorted({steps[len(steps) // 4], steps[len(steps) // 2], steps[-1]})
-    idx = [steps.index(m) for m in milestones]
+    marks = milestones(steps)
+    idx = [steps.index(m) for m in marks]
     lines = [
         f"Config: {', '.join(args.gin_configs)}; {args.num_steps} steps; seeds {seeds}; "
         f"device {jax.devices()[0].platform}.",
         f"Target: {summary['baseline']}'s final eval PSNR (mean over seeds) = "
         f"{summary['target_psnr']:.2f} dB.",
         "",
-        "| sampler | " + " | ".join(f"PSNR @{m:.0f}" for m in milestones)
-        + " | steps to target | step ratio (per-seed) | time/step (ms) | time ratio "
-        "| wall-clock ratio |",
-        "|---|" + "---|" * (len(milestones) + 5),
+        "| sampler | " + " | ".join(f"PSNR @{m:.0f}" for m in marks)
+        + " | steps to target | step ratio (per-seed) | speed-up @" + "/".join(
+            f"{m:.0f}" for m in marks) + " | time/step (ms) | time ratio | wall-clock ratio |",
+        "|---|" + "---|" * (len(marks) + 6),
     ]
     for lab, s in summary["samplers"].items():
         psnrs = " | ".join(f"{s['psnr_mean'][i]:.2f} ± {s['psnr_std'][i]:.2f}" for i in idx)
@@ -238,12 +267,14 @@ def markdown(summary, args, seeds) -> str:
         tps = f"{1e3 * s['time_per_step_s']:.2f}" if s["time_per_step_s"] else "-"
         tr = f"{s['time_ratio']:.3f}" if s["time_ratio"] else "-"
         wc = f"{s['wallclock_ratio']:.2f}" if s["wallclock_ratio"] else "-"
+        speedups = " / ".join(f"{r:.2f}" for r in s["speedup_at_milestones"].values())
         lines.append(f"| {lab} | {psnrs} | {reach} | {s['step_ratio']:.2f} ({seeds_txt}) | "
-                     f"{tps} | {tr} | {wc} |")
+                     f"{speedups} | {tps} | {tr} | {wc} |")
     lines += ["", "PSNR: eval on every pixel, mean ± std over seeds. Step ratio: baseline's steps "
               "to reach its own final PSNR / this sampler's steps to reach it (mean curves; per "
-              "seed in brackets, 0 = never). Time ratio: median of interleaved per-round ratios. "
-              "Wall-clock ratio = step ratio / time ratio."]
+              "seed in brackets, 0 = never). Speed-up @m: m / the steps this sampler needs to "
+              "reach the baseline's mean PSNR at m. Time ratio: median of interleaved per-round "
+              "ratios. Wall-clock ratio = step ratio / time ratio."]
     return "\n".join(lines) + "\n"
 
 

@@ -461,3 +461,22 @@ def test_same_key_same_result_and_jit_vmap(name):
     batched = jax.vmap(one_step)(jax.random.split(jax.random.key(3), 4))
     assert batched.shape == (4, n, 2)
     assert not np.allclose(batched[0], batched[1])
+
+
+def test_soft_mining_error_map_prior_reseeds_where_the_dense_error_is():
+    size = (20, 20)
+    sampler = soft_mining_sampler(prior="error_map", refresh_interval=50, reinit_fraction=1.0,
+                                  uniform_fraction=0.0, drift=False)
+    assert sampler.dense_refresh_interval == 50
+    domain = Domain.from_images([np.zeros((*size, 3), np.uint8)])
+    state = sampler.init(jax.random.key(0), domain, 2000)
+    dense = np.zeros(size, np.float32)
+    dense[:, 15:] = 1.0
+    state = sampler.refresh(state, [jnp.asarray(dense)])
+    n = 2000
+    feedback = Feedback(sampler.sample(state, jax.random.key(1)), jnp.ones(n), jnp.ones(n),
+                        jnp.zeros((n, 2)))
+    state = sampler.update(state, feedback, jax.random.key(2))
+    x = np.asarray(state.positions)[:, 0]
+    assert np.all((x >= 15) & (x <= 20))  # every sample restarted inside the high-error band
+    assert soft_mining_sampler().dense_refresh_interval == 0

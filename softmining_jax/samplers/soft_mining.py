@@ -7,8 +7,9 @@ Per step (``../DESIGN.md`` section 2): each sample moves by
 whose stationary density is proportional to ``err^beta`` (``eps`` in pixels^2, so the noise has a
 standard deviation of ``sqrt(2 eps)`` pixels). The drift is clipped to a trust region of
 ``max_drift`` pixels because ``grad log err`` explodes where the error crosses zero. Samples that
-leave their image, and the lowest-error ``reinit_fraction``, restart from a prior (Sobel edges or
-uniform); a further ``uniform_fraction`` restarts uniformly so no region is ever starved.
+leave their image, and the lowest-error ``reinit_fraction``, restart from a prior (Sobel edges,
+uniform, or a dense error map refreshed every ``refresh_interval`` steps); a further
+``uniform_fraction`` restarts uniformly so no region is ever starved.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def soft_mining_sampler(
     reinit_fraction: float = 0.1,
     uniform_fraction: float = 0.1,
     prior: str = "edge",
+    refresh_interval: int = 1000,
     boundary: str = "reinit",
     keep_image: bool = False,
     weights: WeightSchedule | None = None,
@@ -96,7 +98,11 @@ def soft_mining_sampler(
       max_drift: trust region: the drift vector is clipped to this length in pixels (None: off).
       reinit_fraction: the lowest-error fraction restarts from the prior each step.
       uniform_fraction: each sample independently restarts uniformly with this probability.
-      prior: ``"edge"`` (the domain's prior, e.g. Sobel edges) or ``"uniform"``.
+      prior: ``"edge"`` (the domain's prior, e.g. Sobel edges), ``"uniform"``, or
+        ``"error_map"``: the edge prior until the first dense refresh, then the per-pixel L1 error
+        of the whole image(s), recomputed by the train loop every ``refresh_interval`` steps (the
+        chains are re-seeded where the error is, and Langevin refines between refreshes).
+      refresh_interval: steps between dense refreshes for ``prior="error_map"``.
       boundary: ``"reinit"`` (samples that leave their image restart from the prior) or
         ``"reflect"`` (reflect at the image border; keeps the Langevin stationary density).
       keep_image: if True a sample keeps its image forever (re-initialisation draws from its own
@@ -129,8 +135,10 @@ def soft_mining_sampler(
         raise ValueError(f"max_drift must be > 0 pixels or None, got {max_drift}.")
     _check_fraction("reinit_fraction", reinit_fraction)
     _check_fraction("uniform_fraction", uniform_fraction)
-    if prior not in ("edge", "uniform"):
-        raise ValueError(f"prior must be 'edge' or 'uniform', got {prior!r}.")
+    if prior not in ("edge", "uniform", "error_map"):
+        raise ValueError(f"prior must be 'edge', 'uniform' or 'error_map', got {prior!r}.")
+    if prior == "error_map" and int(refresh_interval) < 1:
+        raise ValueError(f"refresh_interval must be a positive step count, got {refresh_interval}.")
     if boundary not in ("reinit", "reflect"):
         raise ValueError(f"boundary must be 'reinit' or 'reflect', got {boundary!r}.")
     schedule = weights if weights is not None else WeightSchedule()
@@ -143,9 +151,12 @@ def soft_mining_sampler(
                 f"keep_image=True needs at least one sample per image: {n} samples, {m} images."
             )
         prior_dist = None
-        if prior == "edge" and domain.priors is not None:
+        layout = dist_lib.GridLayout(domain.sizes, 1)
+        if prior in ("edge", "error_map") and domain.priors is not None:
             maps = [jnp.asarray(p) for p in domain.priors]
-            prior_dist = dist_lib.from_pixel_weights(dist_lib.GridLayout(domain.sizes, 1), maps)
+            prior_dist = dist_lib.from_pixel_weights(layout, maps)
+        elif prior == "error_map":  # refresh replaces it; the state's structure must not change
+            prior_dist = dist_lib.uniform(layout)
         ids = (jnp.arange(n, dtype=jnp.int32) * m) // n if keep_image else None
         samples = sample_uniform(domain.sizes, key, n, ids)
 
@@ -239,7 +250,15 @@ def soft_mining_sampler(
             reinit_fraction=jnp.mean((restart | uni).astype(jnp.float32)),
         )
 
-    return Sampler(init=init, sample=sample, loss_weights=loss_weights, update=update)
+    def refresh(state: SoftMiningState, dense_l1) -> SoftMiningState:
+        if prior != "error_map":
+            return state
+        maps = [jnp.where(jnp.isfinite(e), jnp.maximum(e, 0.0), 0.0) for e in dense_l1]
+        return state.replace(prior=dist_lib.from_pixel_weights(state.prior.layout, maps))
+
+    interval = int(refresh_interval) if prior == "error_map" else 0
+    return Sampler(init=init, sample=sample, loss_weights=loss_weights, update=update,
+                   refresh=refresh, dense_refresh_interval=interval)
 
 
 def hard_mining_sampler(**kwargs) -> Sampler:

@@ -1,0 +1,127 @@
+"""Reproduce a comparison or an ablation with one command: ``python experiments/reproduce.py NAME``.
+
+Each suite is one ``experiments/compare_samplers.py`` invocation (same seeds and step budget for
+every variant, interleaved per-step timing) writing to ``experiments/results/NAME``. ``*_cpu``
+suites take minutes to about an hour on 2 CPU cores; the others are the paper-sized settings, meant
+for a GPU. ``--list`` shows the suites, ``--dry_run`` prints the command without running it, and
+extra arguments after ``--`` are passed on (e.g. ``-- --seeds 0 --fresh``).
+
+After the suites have run, ``python experiments/write_results_page.py`` assembles
+``docs/results.md`` from their outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import shlex
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from experiments import compare_samplers  # noqa: E402
+
+ALL_SAMPLERS = "uniform,soft_mining,official,hard_mining,importance,error_map"
+# The dense error map refreshed every 1000 steps (the prototype's setting: its cost stays small).
+_ERROR_MAP_1000 = "error_map_r1000=error_map:error_map_sampler.refresh_interval=1000"
+_SOFT_ERROR_MAP = "soft_errmap=soft_mining_error_map"
+
+# Ablations of our Langevin sampler on Pluto around its defaults (eps 2 px^2, beta 2, alpha 0.6,
+# 10% lowest-error re-seeded on Sobel edges, 10% uniform, drift clipped at 8 px).
+_LANGEVIN_ABLATIONS = (
+    "soft_mining",
+    "alpha0.3=soft_mining:WeightSchedule.alpha=0.3",
+    "hard_mining",
+    "importance",
+    "eps0.5=soft_mining:soft_mining_sampler.step_size=0.5",
+    "eps8=soft_mining:soft_mining_sampler.step_size=8.0",
+    "beta1=soft_mining:soft_mining_sampler.concentration=1.0",
+    "beta4=soft_mining:soft_mining_sampler.concentration=4.0",
+    "reinit0=soft_mining:soft_mining_sampler.reinit_fraction=0.0",
+    "reinit0.3=soft_mining:soft_mining_sampler.reinit_fraction=0.3",
+    "uniform_prior=soft_mining:soft_mining_sampler.prior='uniform'",
+    "no_drift=soft_mining:soft_mining_sampler.drift=False",
+)
+# Dense error maps: refresh interval (their cost counts: compare against seconds too), and the
+# combination (Langevin chains re-seeded from a stale dense map instead of the edge prior).
+_ERROR_MAP_ABLATIONS = (
+    "soft_mining",
+    _SOFT_ERROR_MAP,
+    "error_map_r250=error_map:error_map_sampler.refresh_interval=250",
+    _ERROR_MAP_1000,
+    "error_map_r4000=error_map:error_map_sampler.refresh_interval=4000",
+    "error_map_r1000_c8=error_map:error_map_sampler.refresh_interval=1000;"
+    "error_map_sampler.cell_size=8",
+    "official",
+)
+
+
+def _suite(config: str, samplers: str, seeds: str, num_steps: int, eval_every: int,
+           timing: tuple[int, int], variants: tuple[str, ...] = (),
+           bindings: tuple[str, ...] = ()) -> list[str]:
+    argv = ["--gin_configs", config, "--samplers", samplers, "--seeds", seeds,
+            "--num_steps", str(num_steps), "--eval_every", str(eval_every),
+            "--timing_rounds", str(timing[0]), "--timing_steps", str(timing[1])]
+    for v in variants:
+        argv += ["--variant", v]
+    for b in bindings:
+        argv += ["--gin_bindings", b]
+    return argv
+
+
+SUITES: dict[str, list[str]] = {
+    # 2D image fitting at batch 512 (the paper's setting), CPU-sized: 10k of the paper's 20k steps.
+    "pluto_cpu": _suite("gin_configs/image/pluto.gin", ALL_SAMPLERS, "0,1", 10_000, 1000,
+                        (12, 100), (_ERROR_MAP_1000, _SOFT_ERROR_MAP)),
+    "albert_cpu": _suite("gin_configs/image/albert.gin", ALL_SAMPLERS, "0,1", 10_000, 1000,
+                         (12, 100), (_ERROR_MAP_1000, _SOFT_ERROR_MAP)),
+    # Ablations: one seed, 5k steps, side by side against uniform.
+    "pluto_langevin_ablations_cpu": _suite("gin_configs/image/pluto.gin", "uniform", "0", 5000,
+                                           500, (4, 50), _LANGEVIN_ABLATIONS),
+    "pluto_error_map_ablations_cpu": _suite("gin_configs/image/pluto.gin", "uniform", "0", 5000,
+                                            500, (4, 50), _ERROR_MAP_ABLATIONS),
+    # NeRF, CPU-sized (100x100 views, 1024 rays, 32 + 32 samples).
+    "chair_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform,soft_mining,official",
+                        "0,1", 2000, 250, (6, 20)),
+    "fern_cpu": _suite("gin_configs/llff/fern_cpu.gin", "uniform,soft_mining,official",
+                       "0,1", 2000, 250, (6, 20)),
+    # Paper-sized (GPU): 20k steps, 3 seeds.
+    "pluto": _suite("gin_configs/image/pluto.gin", ALL_SAMPLERS, "0,1,2", 20_000, 1000,
+                    (20, 200), (_ERROR_MAP_1000, _SOFT_ERROR_MAP)),
+    "albert": _suite("gin_configs/image/albert.gin", ALL_SAMPLERS, "0,1,2", 20_000, 1000,
+                     (20, 200), (_ERROR_MAP_1000, _SOFT_ERROR_MAP)),
+    "chair": _suite("gin_configs/blender/chair.gin",
+                    "uniform,soft_mining,official,hard_mining,importance", "0,1,2", 20_000, 1000,
+                    (10, 50)),
+    "fern": _suite("gin_configs/llff/fern.gin",
+                   "uniform,soft_mining,official,hard_mining,importance", "0,1,2", 20_000, 1000,
+                   (10, 50)),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[: argv.index("--")] if "--" in argv else argv
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("suite", nargs="?", choices=sorted(SUITES))
+    parser.add_argument("--list", action="store_true", help="list the suites and exit")
+    parser.add_argument("--dry_run", action="store_true", help="print the command only")
+    args = parser.parse_args(argv)
+    if args.list or args.suite is None:
+        for name in SUITES:
+            print(name)
+        return 0
+    outdir = ROOT / "experiments" / "results" / args.suite
+    compare_argv = [*SUITES[args.suite], "--outdir", str(outdir.relative_to(ROOT)), *extra]
+    print("python experiments/compare_samplers.py " + shlex.join(compare_argv), flush=True)
+    if args.dry_run:
+        return 0
+    os.chdir(ROOT)  # the configs name their data relative to the repository root
+    return compare_samplers.main(compare_argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""The benchmark scripts: they run end to end, refuse stale runs, and every suite is well formed."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from experiments import compare_samplers, reproduce  # noqa: E402
+
+
+def test_steps_to_reach_interpolates_and_reports_never():
+    steps = np.asarray([100.0, 200.0, 300.0])
+    psnr = np.asarray([10.0, 20.0, 30.0])
+    assert compare_samplers.steps_to_reach(steps, psnr, 15.0) == pytest.approx(150.0)
+    assert compare_samplers.steps_to_reach(steps, psnr, 5.0) == 100.0
+    assert compare_samplers.steps_to_reach(steps, psnr, 30.0) == pytest.approx(300.0)
+    assert compare_samplers.steps_to_reach(steps, psnr, 31.0) == float("inf")
+
+
+def test_compare_samplers_end_to_end_and_refuses_stale_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "cmp"
+    argv = ["--gin_configs", "gin_configs/image/default.gin",
+            "--gin_bindings", "image_fitting_task.max_side = 64",
+            "--samplers", "uniform,soft_mining",
+            "--variant", "soft_a0.3=soft_mining:WeightSchedule.alpha=0.3",
+            "--seeds", "0,1", "--num_steps", "40", "--eval_every", "10",
+            "--timing_rounds", "2", "--timing_steps", "3", "--outdir", str(out)]
+    assert compare_samplers.main(argv) == 0
+    results = json.loads((out / "results.json").read_text())
+    summary = results["summary"]
+    assert list(summary["samplers"]) == ["uniform", "soft_mining", "soft_a0.3"]
+    assert summary["steps"] == [0, 10, 20, 30, 40]
+    uniform = summary["samplers"]["uniform"]
+    assert uniform["step_ratio"] == pytest.approx(1.0)
+    assert uniform["time_ratio"] == pytest.approx(1.0)
+    for s in summary["samplers"].values():
+        assert len(s["psnr_mean"]) == 5 and len(s["step_ratio_per_seed"]) == 2
+        assert s["time_per_step_s"] > 0 and set(s["speedup_at_milestones"]) == {"10", "20", "40"}
+        assert all(np.isfinite(s["psnr_mean"]))
+    # Every run logged its own evaluations (the table is computed from them, not typed in).
+    for label in summary["samplers"]:
+        for seed in (0, 1):
+            records = results["runs"][label][str(seed)]
+            assert [r["step"] for r in records] == [0, 10, 20, 30, 40]
+    table = (out / "results.md").read_text()
+    assert "| soft_a0.3 |" in table and "speed-up @10/20/40" in table
+    for plot in ("psnr_vs_steps.png", "psnr_vs_seconds.png"):
+        assert (out / plot).stat().st_size > 1000
+    # A second invocation must not silently reuse the finished runs.
+    with pytest.raises(SystemExit, match="--resume"):
+        compare_samplers.main(argv)
+    assert compare_samplers.main([*argv, "--resume", "--timing_rounds", "0"]) == 0
+    one_seed = [*argv[: argv.index("--seeds")], "--seeds", "0", *argv[argv.index("--seeds") + 2:]]
+    assert compare_samplers.main([*one_seed, "--fresh", "--timing_rounds", "0"]) == 0
+
+
+@pytest.mark.parametrize("name", sorted(reproduce.SUITES))
+def test_every_reproduce_suite_names_existing_configs_and_variants(name, capsys):
+    argv = reproduce.SUITES[name]
+    configs = [argv[i + 1] for i, a in enumerate(argv) if a == "--gin_configs"]
+    assert configs and all((ROOT / c).is_file() for c in configs)
+    samplers = argv[argv.index("--samplers") + 1].split(",")
+    variants = [argv[i + 1] for i, a in enumerate(argv) if a == "--variant"]
+    labels = [compare_samplers.parse_variant(v)[0] for v in samplers + variants]
+    assert labels[0] == "uniform" and len(set(labels)) == len(labels)
+    assert reproduce.main([name, "--dry_run"]) == 0
+    assert f"--outdir experiments/results/{name}" in capsys.readouterr().out
