@@ -31,15 +31,21 @@ def save_run_plots(
     pictures: dict[str, np.ndarray],
     positions: np.ndarray | None,
     title: str,
+    step: int | None = None,
 ) -> None:
     """Write ``psnr.png``, ``reconstruction.png``, ``error_map.png`` and ``samples.png``.
+
+    With ``step``, also keep ``history/step<step>.png`` (error map and samples side by side), so
+    how the error and the samples evolve over a run can be looked at afterwards.
 
     Args:
       out: the ``plots/`` folder (created).
       records: metrics records; those with ``eval_psnr`` make the curve.
-      pictures: ``target`` and ``reconstruction`` ``(H, W, C)``, ``error`` ``(H, W)``.
+      pictures: ``target`` and ``reconstruction`` ``(H, W, C)``, ``error`` ``(H, W)``, and
+        optionally ``samples_background`` (the image the samples live on, if not ``target``).
       positions: ``(N, 2)`` pixel positions of the current samples (image 0), or None.
       title: run label.
+      step: the training step of these pictures (None: no history snapshot).
     """
     out.mkdir(parents=True, exist_ok=True)
     evals = [r for r in records if "eval_psnr" in r]
@@ -77,12 +83,31 @@ def save_run_plots(
         fig.colorbar(im, ax=ax, fraction=0.046)
         fig.tight_layout()
         fig.savefig(out / "error_map.png", dpi=100)
-    if positions is not None and "target" in pictures:
+    background = pictures.get("samples_background", pictures.get("target"))
+    if positions is not None and background is not None:
         fig = Figure(figsize=(6, 6))
         ax = fig.subplots()
-        _show(ax, pictures["target"], alpha=0.6)
+        _show(ax, background, alpha=0.6)
         p = np.asarray(positions)
         ax.scatter(p[:, 0] - 0.5, p[:, 1] - 0.5, s=2, c="red", linewidths=0)
         ax.set_title(f"{len(p)} sample positions")
         fig.tight_layout()
         fig.savefig(out / "samples.png", dpi=100)
+    if step is not None and "error" in pictures and positions is not None and (
+        background is not None
+    ):
+        fig = Figure(figsize=(9, 4.4))
+        axes = fig.subplots(1, 2)
+        err = np.asarray(pictures["error"])
+        axes[0].imshow(err, cmap="inferno", vmin=0,
+                       vmax=max(float(np.percentile(err, 99.5)), 1e-6))
+        axes[0].set_axis_off()
+        axes[0].set_title(f"error, step {step}")
+        _show(axes[1], background, alpha=0.6)
+        p = np.asarray(positions)
+        axes[1].scatter(p[:, 0] - 0.5, p[:, 1] - 0.5, s=2, c="red", linewidths=0)
+        axes[1].set_title(f"samples, step {step}")
+        fig.suptitle(title)
+        fig.tight_layout()
+        (out / "history").mkdir(exist_ok=True)
+        fig.savefig(out / "history" / f"step{step:07d}.png", dpi=60)

@@ -340,7 +340,8 @@ def train_and_evaluate(
         positions = _positions_of_image0(state.sampler_state, sampler, stacked) if plots else None
         if plots and lead:
             save_run_plots(workdir / "plots", run_log.records, pictures, positions,
-                           f"{task.name}: {getattr(sampler.init, '__qualname__', 'sampler')}")
+                           f"{task.name}: {getattr(sampler.init, '__qualname__', 'sampler')}",
+                           step=step)
         return record
 
     if restored is None:

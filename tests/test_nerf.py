@@ -149,7 +149,7 @@ def test_procedural_scene_trains_to_stated_psnr(sphere_scene, tmp_path):
                              batch_size=256, num_steps=400, eval_every=400, log_every=100,
                              checkpoint_every=400, optimizer=adam(learning_rate=1e-2,
                                                                   num_steps=400),
-                             progress=False, tensorboard=False, plots=False)
+                             progress=False, tensorboard=False, plots=True)
     first = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[0])
     assert first["eval_psnr"] < 15.0
     assert out["eval_psnr"] > 24.0, out
@@ -158,6 +158,8 @@ def test_procedural_scene_trains_to_stated_psnr(sphere_scene, tmp_path):
     assert "lpips" in summary["per_view"][0] and summary["lpips_mean"] < 0.1
     assert calls[-1] == (24, 24, 3)
     assert (tmp_path / "eval" / "000.png").exists() and (tmp_path / "video.gif").exists()
+    for name in ("samples.png", "error_map.png", "history/step0000400.png"):
+        assert (tmp_path / "plots" / name).stat().st_size > 1000
 
 
 # --- bad input ----------------------------------------------------------------------------------

@@ -78,6 +78,8 @@ def test_training_improves_psnr_and_writes_outputs(tmp_path):
     assert {"step", "loss", "elapsed_s"} <= set(records[1])
     for name in ("psnr.png", "reconstruction.png", "error_map.png", "samples.png"):
         assert (tmp_path / "plots" / name).stat().st_size > 1000
+    history = sorted(p.name for p in (tmp_path / "plots" / "history").iterdir())
+    assert history == ["step0000000.png", "step0000150.png", "step0000300.png"]
     assert (tmp_path / "config.gin").read_text() == "# test"
     assert any((tmp_path / "tensorboard").iterdir())
     assert (tmp_path / "checkpoints" / "300").is_dir()

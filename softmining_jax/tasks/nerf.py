@@ -220,7 +220,10 @@ class NerfTask:
                 scores["lpips"].append(float(self.lpips(pred, target)))
             err = np.abs(pred - target).mean(-1)
             if k == 0:
-                first = {"reconstruction": pred, "target": target, "error": err}
+                # Samples live on the training views: draw them over training view 0.
+                first = {"reconstruction": pred, "target": target, "error": err,
+                         "samples_background": self.scene.train_images[0].astype(np.float32)
+                         / 255.0}
             if out_dir is not None:
                 Image.fromarray(_to_uint8(pred)).save(out_dir / f"{i:03d}.png")
                 scale = max(float(err.max()), 1e-6)
