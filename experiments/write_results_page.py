@@ -2,23 +2,62 @@
 
 Usage::
 
-    python experiments/write_results_page.py experiments/results/pluto experiments/results/albert \\
-        experiments/results/chair_cpu
+    python experiments/write_results_page.py --notes docs/results_notes.md \\
+        experiments/results/chair_cpu experiments/results/pluto_error_map_ablations_cpu ...
 
 Each folder must hold a finished ``results.json`` / ``results.md``; plots are copied to
-``docs/img/<folder name>_*.png``. Pictures of error maps and sample positions come from the seed-0
-run of the baseline and of the second variant (the first mining sampler).
+``docs/img/<folder name>_*.png``. For the baseline and the second variant (the first mining
+sampler), the page shows their seed-0 error map and sample positions at three moments of the run
+(from each run's ``plots/history``). ``--notes`` is a hand-written analysis placed, marked as such,
+above the generated sections; everything else on the page comes from the result files.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import pathlib
 import platform
+import shlex
 import shutil
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def command_of(folder: pathlib.Path, args: dict) -> str:
+    """The compare_samplers.py command that produced ``folder`` (from its recorded arguments)."""
+    argv = []
+    for c in args["gin_configs"]:
+        argv += ["--gin_configs", c]
+    for b in args["gin_bindings"]:
+        argv += ["--gin_bindings", b]
+    argv += ["--samplers", args["samplers"]]
+    for v in args.get("variant", []):
+        argv += ["--variant", v]
+    for key in ("seeds", "num_steps", "eval_every", "timing_rounds", "timing_steps"):
+        argv += [f"--{key}", str(args[key])]
+    try:
+        out = str(folder.resolve().relative_to(ROOT))
+    except ValueError:
+        out = str(folder)
+    return "python experiments/compare_samplers.py " + shlex.join([*argv, "--outdir", out])
+
+
+def snapshots(folder: pathlib.Path, label: str, img: pathlib.Path) -> list[str]:
+    """Copy the first (after step 0), middle and last history pictures of ``label``'s seed 0."""
+    history = folder / "runs" / label / "seed0" / "plots" / "history"
+    shots = sorted(history.glob("step*.png")) if history.is_dir() else []
+    shots = [s for s in shots if s.stem != "step0000000"] or shots
+    if not shots:
+        return []
+    chosen = sorted({shots[0], shots[len(shots) // 2], shots[-1]})
+    out = []
+    for shot in chosen:
+        dst = img / f"{folder.name}_{label}_{shot.name}"
+        shutil.copy(shot, dst)
+        out.append(f"![{label} {shot.stem}](img/{dst.name})")
+    return out
 
 
 def section(folder: pathlib.Path, img: pathlib.Path) -> str:
@@ -28,48 +67,50 @@ def section(folder: pathlib.Path, img: pathlib.Path) -> str:
     for plot in ("psnr_vs_steps.png", "psnr_vs_seconds.png"):
         shutil.copy(folder / plot, img / f"{name}_{plot}")
     labels = list(results["summary"]["samplers"])
-    pictures = []
+    lines = [f"## {name}", ""]
+    if (ROOT / "experiments" / "reproduce.py").is_file():
+        lines += [f"`python experiments/reproduce.py {name}` runs:", ""]
+    lines += ["```bash", command_of(folder, args), "```", "",
+              f"Device: {results.get('device', '?')}.", "",
+              (folder / "results.md").read_text().strip(), "",
+              f"![PSNR vs steps](img/{name}_psnr_vs_steps.png) "
+              f"![PSNR vs seconds](img/{name}_psnr_vs_seconds.png)", ""]
     for label in labels[:2]:
-        for pic in ("error_map.png", "samples.png"):
-            src = folder / "runs" / label / "seed0" / "plots" / pic
-            if src.exists():
-                dst = img / f"{name}_{label}_{pic}"
-                shutil.copy(src, dst)
-                pictures.append(f"![{label} {pic[:-4]}](img/{dst.name})")
-    command = ("python experiments/compare_samplers.py " + " ".join(
-        f"--gin_configs {c}" for c in args["gin_configs"]) + " " + " ".join(
-        f"--gin_bindings '{b}'" for b in args["gin_bindings"]) +
-        f" --samplers {args['samplers']} --seeds {args['seeds']} --num_steps {args['num_steps']}"
-        f" --eval_every {args['eval_every']} --outdir {folder.relative_to(ROOT)}")
-    return "\n".join([
-        f"## {name}", "", "```bash", command, "```", "",
-        (folder / "results.md").read_text().strip(), "",
-        f"![PSNR vs steps](img/{name}_psnr_vs_steps.png) "
-        f"![PSNR vs seconds](img/{name}_psnr_vs_seconds.png)", "",
-        "Error maps and sample positions at the end of training (seed 0), "
-        f"{labels[0]} then {labels[1] if len(labels) > 1 else ''}:", "", " ".join(pictures), "",
-    ])
+        shots = snapshots(folder, label, img)
+        if shots:
+            lines += [f"**{label}**, seed 0: error map (left) and sample positions (right) early, "
+                      "mid-way and at the end of the run:", "", " ".join(shots), ""]
+    return "\n".join(lines)
 
 
-def main(folders: list[str]) -> int:
-    img = ROOT / "docs" / "img"
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("folders", nargs="+", help="compare_samplers.py output folders")
+    parser.add_argument("--notes", help="hand-written analysis (markdown) to put on top")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "results.md"))
+    args = parser.parse_args(argv)
+    out = pathlib.Path(args.out)
+    img = out.parent / "img"
     img.mkdir(parents=True, exist_ok=True)
     parts = [
         "# Results", "",
-        "Produced by `experiments/compare_samplers.py` and assembled by "
-        "`experiments/write_results_page.py`; nothing here is edited by hand.", "",
-        f"Machine: {platform.machine()}, 2 CPU cores (the project's standard CPU machine), "
-        f"Python {platform.python_version()}. Several benchmarks ran at once on these 2 cores, "
-        "so absolute times are inflated; time ratios are measured in an interleaved phase, so "
-        "machine noise hits every sampler alike, but they still carry a few percent of noise.",
-        "",
+        "Tables, curves and pictures below are produced by `experiments/compare_samplers.py` "
+        "(one command per section, also runnable as `experiments/reproduce.py <section>`) and "
+        "assembled by `experiments/write_results_page.py`; none of them is edited by hand.", "",
+        f"Machine: {platform.machine()}, CPU only, Python {platform.python_version()}. "
+        "Time ratios come from an interleaved timing phase (samplers alternate in shuffled order "
+        "and the per-round ratios are summarised by their median).", "",
     ]
-    parts += [section(ROOT / f if not pathlib.Path(f).is_absolute() else pathlib.Path(f), img)
-              for f in folders]
-    (ROOT / "docs" / "results.md").write_text("\n".join(parts))
-    print(f"wrote {ROOT / 'docs' / 'results.md'}")
+    if args.notes:
+        parts += ["## Analysis (hand-written from the tables below)", "",
+                  pathlib.Path(args.notes).read_text().strip(), ""]
+    for f in args.folders:
+        folder = pathlib.Path(f)
+        parts.append(section(folder if folder.is_absolute() else pathlib.Path.cwd() / folder, img))
+    out.write_text("\n".join(parts))
+    print(f"wrote {out}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -73,3 +73,26 @@ def test_every_reproduce_suite_names_existing_configs_and_variants(name, capsys)
     assert labels[0] == "uniform" and len(set(labels)) == len(labels)
     assert reproduce.main([name, "--dry_run"]) == 0
     assert f"--outdir experiments/results/{name}" in capsys.readouterr().out
+
+
+def test_results_page_is_assembled_from_result_files(tmp_path, monkeypatch):
+    from experiments import write_results_page
+
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "suite"
+    argv = ["--gin_configs", "gin_configs/image/default.gin",
+            "--gin_bindings", "image_fitting_task.max_side = 48", "--samplers",
+            "uniform,soft_mining", "--seeds", "0", "--num_steps", "30", "--eval_every", "10",
+            "--timing_rounds", "1", "--timing_steps", "2", "--outdir", str(out)]
+    assert compare_samplers.main(argv) == 0
+    notes = tmp_path / "notes.md"
+    notes.write_text("Soft mining helps here.")
+    page = tmp_path / "docs" / "results.md"
+    assert write_results_page.main([str(out), "--notes", str(notes), "--out", str(page)]) == 0
+    text = page.read_text()
+    assert "Soft mining helps here." in text and "## suite" in text
+    assert (out / "results.md").read_text().strip() in text  # the table, verbatim
+    assert "--samplers uniform,soft_mining" in text
+    for label in ("uniform", "soft_mining"):
+        assert f"img/suite_{label}_step0000030.png" in text
+    assert (page.parent / "img" / "suite_psnr_vs_steps.png").is_file()
