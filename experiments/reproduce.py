@@ -77,11 +77,17 @@ SUITES: dict[str, list[str]] = {
                         (12, 100), (_ERROR_MAP_1000, _SOFT_ERROR_MAP)),
     "albert_cpu": _suite("gin_configs/image/albert.gin", ALL_SAMPLERS, "0,1", 10_000, 1000,
                          (12, 100), (_ERROR_MAP_1000, _SOFT_ERROR_MAP)),
-    # Ablations: one seed, 5k steps, side by side against uniform.
+    # Ablations: one seed, 5k steps (evaluated every 1000), side by side against uniform.
     "pluto_langevin_ablations_cpu": _suite("gin_configs/image/pluto.gin", "uniform", "0", 5000,
-                                           500, (4, 50), _LANGEVIN_ABLATIONS),
+                                           1000, (4, 50), _LANGEVIN_ABLATIONS),
     "pluto_error_map_ablations_cpu": _suite("gin_configs/image/pluto.gin", "uniform", "0", 5000,
-                                            500, (4, 50), _ERROR_MAP_ABLATIONS),
+                                            1000, (4, 50), _ERROR_MAP_ABLATIONS),
+    # Late-training bias on a dense photograph: 20k steps, mining faded out over the second half
+    # (uniform restarts rise to 100% and alpha falls to 0, so training ends on plain uniform).
+    "albert_fade_cpu": _suite(
+        "gin_configs/image/albert.gin", "uniform,soft_mining", "0", 20_000, 2000, (4, 50),
+        ("soft_fade=soft_mining:soft_mining_sampler.uniform_fade=(10000, 20000);"
+         "WeightSchedule.fade_start=10000;WeightSchedule.fade_end=20000",)),
     # NeRF, CPU-sized (100x100 views, 1024 rays, 32 + 32 samples).
     "chair_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform,soft_mining,official",
                         "0,1", 2000, 250, (6, 20)),

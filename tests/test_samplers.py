@@ -480,3 +480,23 @@ def test_soft_mining_error_map_prior_reseeds_where_the_dense_error_is():
     x = np.asarray(state.positions)[:, 0]
     assert np.all((x >= 15) & (x <= 20))  # every sample restarted inside the high-error band
     assert soft_mining_sampler().dense_refresh_interval == 0
+
+
+def test_uniform_fade_ends_on_uniform_restarts():
+    sampler = soft_mining_sampler(uniform_fade=(100, 200), reinit_fraction=0.0,
+                                  uniform_fraction=0.1, prior="uniform")
+    domain = Domain.from_sizes([(2048, 2048)])
+    n = 4000
+    state = sampler.init(jax.random.key(0), domain, n)
+    feedback = Feedback(sampler.sample(state, jax.random.key(1)), jnp.ones(n), jnp.ones(n),
+                        jnp.zeros((n, 2)))
+    restarted = {}
+    for step in (0, 150, 200, 500):
+        new = sampler.update(state.replace(step=jnp.asarray(step, jnp.int32)), feedback,
+                             jax.random.key(2))
+        restarted[step] = float(new.reinit_fraction)
+    # (a few samples also leave the image: noise std 2 px)
+    assert abs(restarted[0] - 0.1) < 0.02 and abs(restarted[150] - 0.55) < 0.03
+    assert restarted[200] == 1.0 and restarted[500] == 1.0
+    with pytest.raises(ValueError, match="uniform_fade"):
+        soft_mining_sampler(uniform_fade=(5, 5))

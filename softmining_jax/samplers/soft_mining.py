@@ -77,6 +77,7 @@ def soft_mining_sampler(
     max_drift: float | None = 8.0,
     reinit_fraction: float = 0.1,
     uniform_fraction: float = 0.1,
+    uniform_fade: tuple[int, int] | None = None,
     prior: str = "edge",
     refresh_interval: int = 1000,
     boundary: str = "reinit",
@@ -98,6 +99,10 @@ def soft_mining_sampler(
       max_drift: trust region: the drift vector is clipped to this length in pixels (None: off).
       reinit_fraction: the lowest-error fraction restarts from the prior each step.
       uniform_fraction: each sample independently restarts uniformly with this probability.
+      uniform_fade: ``(start, end)`` steps: the uniform restart probability rises linearly from
+        ``uniform_fraction`` at ``start`` to 1 at ``end``, so training ends on uniform samples
+        (pair it with ``WeightSchedule(fade_start=start, fade_end=end)`` so the weights end at 1).
+        Removes the bias of mining late in training. None: constant.
       prior: ``"edge"`` (the domain's prior, e.g. Sobel edges), ``"uniform"``, or
         ``"error_map"``: the edge prior until the first dense refresh, then the per-pixel L1 error
         of the whole image(s), recomputed by the train loop every ``refresh_interval`` steps (the
@@ -135,6 +140,12 @@ def soft_mining_sampler(
         raise ValueError(f"max_drift must be > 0 pixels or None, got {max_drift}.")
     _check_fraction("reinit_fraction", reinit_fraction)
     _check_fraction("uniform_fraction", uniform_fraction)
+    if uniform_fade is not None:
+        if uniform_block:
+            raise ValueError("uniform_fade needs random uniform restarts, not uniform_block.")
+        if not 0 <= int(uniform_fade[0]) < int(uniform_fade[1]):
+            raise ValueError(f"uniform_fade must be (start, end) with 0 <= start < end, "
+                             f"got {uniform_fade}.")
     if prior not in ("edge", "uniform", "error_map"):
         raise ValueError(f"prior must be 'edge', 'uniform' or 'error_map', got {prior!r}.")
     if prior == "error_map" and int(refresh_interval) < 1:
@@ -227,7 +238,12 @@ def soft_mining_sampler(
         if uniform_block:
             uni = jnp.arange(n) >= n - int(round(uniform_fraction * n))
         else:
-            uni = rand[:, 2] < uniform_fraction
+            frac = jnp.float32(uniform_fraction)
+            if uniform_fade is not None:
+                start, end = int(uniform_fade[0]), int(uniform_fade[1])
+                t = jnp.clip((state.step - start) / (end - start), 0.0, 1.0)
+                frac = frac + (1.0 - frac) * t
+            uni = rand[:, 2] < frac
 
         keep_ids = ids if keep_image else None
         fresh = uniform_positions(sizes, rand[:, jnp.asarray([7, 5, 6])], keep_ids)
