@@ -40,7 +40,6 @@ _LANGEVIN_ABLATIONS = (
     "beta1=soft_mining:soft_mining_sampler.concentration=1.0",
     "beta4=soft_mining:soft_mining_sampler.concentration=4.0",
     "reinit0=soft_mining:soft_mining_sampler.reinit_fraction=0.0",
-    "reinit0.3=soft_mining:soft_mining_sampler.reinit_fraction=0.3",
     "uniform_prior=soft_mining:soft_mining_sampler.prior='uniform'",
     "no_drift=soft_mining:soft_mining_sampler.drift=False",
 )

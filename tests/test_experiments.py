@@ -24,19 +24,21 @@ def test_steps_to_reach_interpolates_and_reports_never():
     assert compare_samplers.steps_to_reach(steps, psnr, 31.0) == float("inf")
 
 
-def test_compare_samplers_end_to_end_and_refuses_stale_runs(tmp_path, monkeypatch):
+def test_compare_samplers_end_to_end_results_page_and_stale_runs(tmp_path, monkeypatch):
+    from experiments import write_results_page
+
     monkeypatch.chdir(ROOT)
     out = tmp_path / "cmp"
     argv = ["--gin_configs", "gin_configs/image/default.gin",
             "--gin_bindings", "image_fitting_task.max_side = 64",
-            "--samplers", "uniform,soft_mining",
+            "--samplers", "uniform",
             "--variant", "soft_a0.3=soft_mining:WeightSchedule.alpha=0.3",
             "--seeds", "0,1", "--num_steps", "40", "--eval_every", "10",
             "--timing_rounds", "2", "--timing_steps", "3", "--outdir", str(out)]
     assert compare_samplers.main(argv) == 0
     results = json.loads((out / "results.json").read_text())
     summary = results["summary"]
-    assert list(summary["samplers"]) == ["uniform", "soft_mining", "soft_a0.3"]
+    assert list(summary["samplers"]) == ["uniform", "soft_a0.3"]
     assert summary["steps"] == [0, 10, 20, 30, 40]
     uniform = summary["samplers"]["uniform"]
     assert uniform["step_ratio"] == pytest.approx(1.0)
@@ -54,6 +56,17 @@ def test_compare_samplers_end_to_end_and_refuses_stale_runs(tmp_path, monkeypatc
     assert "| soft_a0.3 |" in table and "speed-up @10/20/40" in table
     for plot in ("psnr_vs_steps.png", "psnr_vs_seconds.png"):
         assert (out / plot).stat().st_size > 1000
+    # The results page is assembled from these files (the table verbatim, snapshots over time).
+    notes = tmp_path / "notes.md"
+    notes.write_text("Soft mining helps here.")
+    page = tmp_path / "docs" / "results.md"
+    assert write_results_page.main([str(out), "--notes", str(notes), "--out", str(page)]) == 0
+    text = page.read_text()
+    assert "Soft mining helps here." in text and "## cmp" in text and table.strip() in text
+    assert "--variant soft_a0.3=soft_mining:WeightSchedule.alpha=0.3" in text
+    for label in ("uniform", "soft_a0.3"):
+        assert f"img/cmp_{label}_step0000040.png" in text
+    assert (page.parent / "img" / "cmp_psnr_vs_steps.png").is_file()
     # A second invocation must not silently reuse the finished runs.
     with pytest.raises(SystemExit, match="--resume"):
         compare_samplers.main(argv)
@@ -74,25 +87,3 @@ def test_every_reproduce_suite_names_existing_configs_and_variants(name, capsys)
     assert reproduce.main([name, "--dry_run"]) == 0
     assert f"--outdir experiments/results/{name}" in capsys.readouterr().out
 
-
-def test_results_page_is_assembled_from_result_files(tmp_path, monkeypatch):
-    from experiments import write_results_page
-
-    monkeypatch.chdir(ROOT)
-    out = tmp_path / "suite"
-    argv = ["--gin_configs", "gin_configs/image/default.gin",
-            "--gin_bindings", "image_fitting_task.max_side = 48", "--samplers",
-            "uniform,soft_mining", "--seeds", "0", "--num_steps", "30", "--eval_every", "10",
-            "--timing_rounds", "1", "--timing_steps", "2", "--outdir", str(out)]
-    assert compare_samplers.main(argv) == 0
-    notes = tmp_path / "notes.md"
-    notes.write_text("Soft mining helps here.")
-    page = tmp_path / "docs" / "results.md"
-    assert write_results_page.main([str(out), "--notes", str(notes), "--out", str(page)]) == 0
-    text = page.read_text()
-    assert "Soft mining helps here." in text and "## suite" in text
-    assert (out / "results.md").read_text().strip() in text  # the table, verbatim
-    assert "--samplers uniform,soft_mining" in text
-    for label in ("uniform", "soft_mining"):
-        assert f"img/suite_{label}_step0000030.png" in text
-    assert (page.parent / "img" / "suite_psnr_vs_steps.png").is_file()
