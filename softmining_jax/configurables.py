@@ -1,7 +1,8 @@
 """Gin wiring. The core API never needs gin: this module only registers constructors.
 
 Registered names (usable in ``.gin`` files and ``--gin_bindings``): ``train_and_evaluate``,
-``adam``, ``image_fitting_task``, ``ImageField``, ``load_image``, ``WeightSchedule`` and the
+``adam``, ``image_fitting_task``, ``ImageField``, ``blender_task``, ``llff_task``,
+``RadianceField``, ``ProposalField``, ``load_image``, ``lpips_metric``, ``WeightSchedule`` and the
 samplers ``uniform_sampler``, ``soft_mining_sampler``, ``hard_mining_sampler``,
 ``importance_sampler``, ``official_sampler``, ``error_map_sampler``.
 """
@@ -19,6 +20,7 @@ from softmining_jax.data.images import load_image
 from softmining_jax.data.llff import load_llff
 from softmining_jax.fields.image_field import ImageField
 from softmining_jax.fields.radiance_field import ProposalField, RadianceField
+from softmining_jax.lpips import lpips_metric
 from softmining_jax.tasks.image_fitting import ImageFittingTask
 from softmining_jax.tasks.nerf import NerfTask
 
@@ -122,6 +124,7 @@ gin.external_configurable(llff_task, "llff_task")
 gin.external_configurable(radiance_field, "RadianceField")
 gin.external_configurable(proposal_field, "ProposalField")
 gin.external_configurable(load_image, "load_image")
+gin.external_configurable(lpips_metric, "lpips_metric")
 gin.external_configurable(samplers.WeightSchedule, "WeightSchedule")
 for _name in ("uniform_sampler", "soft_mining_sampler", "hard_mining_sampler",
               "importance_sampler", "official_sampler", "error_map_sampler"):

@@ -260,3 +260,48 @@ def test_llff_fern_loads_and_a_short_run_improves(shared_data, tmp_path):
                              tensorboard=False, plots=False)
     first = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[0])
     assert out["eval_psnr"] > first["eval_psnr"] + 2.0, (first, out)
+
+
+# --- LPIPS from local weights -------------------------------------------------------------------
+
+
+def _fake_lpips_weights(path):
+    from softmining_jax.lpips import expected_shapes
+
+    rng = np.random.default_rng(0)
+    arrays = {k: (np.abs if k.startswith("lin") else np.asarray)(
+        rng.normal(0.0, 0.1, shape)).astype(np.float32) for k, shape in expected_shapes().items()}
+    np.savez(path, **arrays)
+    return arrays
+
+
+def test_lpips_from_local_weights_behaves_like_a_distance(tmp_path):
+    from softmining_jax.lpips import lpips_metric
+
+    _fake_lpips_weights(tmp_path / "alex.npz")
+    metric = lpips_metric(str(tmp_path / "alex.npz"))
+    rng = np.random.default_rng(1)
+    image = rng.random((64, 48, 3)).astype(np.float32)
+    assert metric(image, image) == pytest.approx(0.0, abs=1e-6)
+    small = np.clip(image + rng.normal(0, 0.05, image.shape), 0, 1).astype(np.float32)
+    large = np.clip(image + rng.normal(0, 0.3, image.shape), 0, 1).astype(np.float32)
+    d_small, d_large = metric(small, image), metric(large, image)
+    assert 0.0 < d_small < d_large
+    assert metric(image, small) == pytest.approx(d_small, rel=1e-4)
+    with pytest.raises(ValueError, match="32x32"):
+        metric(image[:16, :16], image[:16, :16])
+
+
+def test_lpips_weights_errors_name_the_problem(tmp_path):
+    from softmining_jax.lpips import lpips_metric
+
+    with pytest.raises(FileNotFoundError, match="convert_lpips_weights"):
+        lpips_metric(str(tmp_path / "missing.npz"))
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a readable"):
+        lpips_metric(str(tmp_path / "junk.npz"))
+    arrays = _fake_lpips_weights(tmp_path / "w.npz")
+    arrays["features.3.weight"] = arrays["features.3.weight"][:10]
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ValueError, match="features.3.weight"):
+        lpips_metric(str(tmp_path / "bad.npz"))

@@ -28,8 +28,10 @@ from softmining_jax.render import cameras, sampling, volume
 from softmining_jax.samplers import Domain
 
 LPIPS_OFF = ("off: no LPIPS network weights are bundled and none are downloaded. To enable it, "
-             "pass NerfTask(lpips=fn) with fn(pred, target) -> float built from weights you have "
-             "locally (gin: blender_task.lpips = @my_lpips).")
+             "put LPIPS-Alex weights on the local disk (experiments/convert_lpips_weights.py "
+             "makes the .npz) and set gin: blender_task.lpips = @lpips_metric() and "
+             "lpips_metric.weights = '/path/lpips_alex.npz' (or pass NerfTask(lpips=fn) with any "
+             "fn(pred, target) -> float).")
 
 
 def look_at(position: np.ndarray, target: np.ndarray, up: np.ndarray) -> np.ndarray:
@@ -53,9 +55,10 @@ class NerfTask:
       eval_views: number of (evenly spaced) test views for periodic evaluation (None: all).
       eval_chunk: rays per jitted rendering chunk.
       video_frames: frames of the orbit/spiral video written at the end (0: none).
-      lpips: optional ``lpips(pred, target) -> float`` on ``(H, W, 3)`` images in ``[0, 1]``
-        (e.g. built from LPIPS network weights you have locally; none are bundled and nothing is
-        downloaded). Off by default; when given, LPIPS is reported per view and as a mean.
+      lpips: optional ``lpips(pred, target) -> float`` on ``(H, W, 3)`` images in ``[0, 1]``,
+        e.g. :func:`softmining_jax.lpips.lpips_metric` with LPIPS-Alex weights you have locally
+        (none are bundled and nothing is downloaded). Off by default; when given, LPIPS is
+        reported per view and as a mean.
     """
 
     def __init__(
