@@ -27,6 +27,7 @@ import argparse
 import json
 import pathlib
 import shutil
+import subprocess
 import sys
 import time
 
@@ -70,6 +71,18 @@ def configure(args, sampler_gin: str, extra: list[str], seed: int) -> None:
         *extra,
     ]
     cli.parse_gin([*args.gin_configs, sampler_gin], bindings)
+
+
+def code_version() -> str:
+    """The git commit of this checkout (``+dirty`` with uncommitted changes), or ``unknown``."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, check=True,
+                                capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               check=True, capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
 
 
 def steps_to_reach(steps: np.ndarray, psnr: np.ndarray, target: float) -> float:
@@ -171,7 +184,8 @@ def main(argv=None) -> int:
     timing = time_steps(args, variants) if args.timing_rounds > 0 else {}
     if args.timing_only:
         (outdir / "timing.json").write_text(json.dumps(
-            {"args": vars(args), "device": str(jax.devices()[0]), "timing": timing}, indent=1))
+            {"args": vars(args), "device": str(jax.devices()[0]), "code": code_version(),
+             "timing": timing}, indent=1))
         for label, t in timing.items():
             print(f"{label:24s} {1e3 * t['median_s']:8.2f} ms/step  ratio {t['ratio_median']:.3f} "
                   f"(rounds: {t['ratio_min']:.3f} .. {t['ratio_max']:.3f})")
@@ -194,7 +208,8 @@ def main(argv=None) -> int:
 
     summary = summarise(runs, timing, [v[0] for v in variants], seeds)
     (outdir / "results.json").write_text(json.dumps(
-        {"args": vars(args), "device": str(jax.devices()[0]), "timing": timing,
+        {"args": vars(args), "device": str(jax.devices()[0]), "code": code_version(),
+         "timing": timing,
          "summary": summary, "runs": {k: {str(s): r for s, r in v.items()}
                                       for k, v in runs.items()}}, indent=1))
     (outdir / "results.md").write_text(markdown(summary, args, seeds))

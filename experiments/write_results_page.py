@@ -71,7 +71,8 @@ def section(folder: pathlib.Path, img: pathlib.Path) -> str:
     if (ROOT / "experiments" / "reproduce.py").is_file():
         lines += [f"`python experiments/reproduce.py {name}` runs:", ""]
     lines += ["```bash", command_of(folder, args), "```", "",
-              f"Device: {results.get('device', '?')}.", "",
+              f"Device: {results.get('device', '?')}; code: "
+              f"{results.get('code', 'not recorded (before commit recording was added)')}.", "",
               (folder / "results.md").read_text().strip(), "",
               f"![PSNR vs steps](img/{name}_psnr_vs_steps.png) "
               f"![PSNR vs seconds](img/{name}_psnr_vs_seconds.png)", ""]
