@@ -227,6 +227,13 @@ def summarise(runs, timing, labels, seeds) -> dict:
     base = labels[0]
     steps = np.asarray([r["step"] for r in runs[base][seeds[0]]], float)
     marks = milestones(steps.tolist())
+
+    def train_seconds_per_step(lab):  # from the runs themselves (sequential, so machine noise)
+        per = [runs[lab][s][-1].get("train_s", 0.0) / max(runs[lab][s][-1]["step"], 1)
+               for s in seeds]
+        return float(np.mean(per))
+
+    base_train = train_seconds_per_step(base)
     curves = {lab: np.asarray([[r["eval_psnr"] for r in runs[lab][s]] for s in seeds])
               for lab in labels}
     target = float(curves[base][:, -1].mean())
@@ -249,6 +256,7 @@ def summarise(runs, timing, labels, seeds) -> dict:
             at_milestone[f"{m:.0f}"] = m / got if np.isfinite(got) and got > 0 else 0.0
         t = timing.get(lab, {})
         ratio = base_steps / reach if np.isfinite(reach) else 0.0
+        train_ratio = train_seconds_per_step(lab) / base_train if base_train > 0 else None
         out["samplers"][lab] = {
             "psnr_mean": c.mean(0).tolist(), "psnr_std": c.std(0).tolist(),
             "final_psnr_mean": float(c[:, -1].mean()), "final_psnr_std": float(c[:, -1].std()),
@@ -256,6 +264,9 @@ def summarise(runs, timing, labels, seeds) -> dict:
             "step_ratio_per_seed": per_seed, "speedup_at_milestones": at_milestone,
             "time_per_step_s": t.get("median_s"), "time_ratio": t.get("ratio_median"),
             "wallclock_ratio": ratio / t["ratio_median"] if t and ratio else None,
+            "train_time_per_step_s": train_seconds_per_step(lab),
+            "train_time_ratio": train_ratio,
+            "train_wallclock_ratio": ratio / train_ratio if train_ratio and ratio else None,
         }
     return out
 
@@ -272,8 +283,9 @@ def markdown(summary, args, seeds) -> str:
         "",
         "| sampler | " + " | ".join(f"PSNR @{m:.0f}" for m in marks)
         + " | steps to target | step ratio (per-seed) | speed-up @" + "/".join(
-            f"{m:.0f}" for m in marks) + " | time/step (ms) | time ratio | wall-clock ratio |",
-        "|---|" + "---|" * (len(marks) + 6),
+            f"{m:.0f}" for m in marks) + " | time/step (ms) | time ratio | in-run time ratio "
+        "| wall-clock ratio (in-run) |",
+        "|---|" + "---|" * (len(marks) + 7),
     ]
     for lab, s in summary["samplers"].items():
         psnrs = " | ".join(f"{s['psnr_mean'][i]:.2f} ± {s['psnr_std'][i]:.2f}" for i in idx)
@@ -282,14 +294,21 @@ def markdown(summary, args, seeds) -> str:
         tps = f"{1e3 * s['time_per_step_s']:.2f}" if s["time_per_step_s"] else "-"
         tr = f"{s['time_ratio']:.3f}" if s["time_ratio"] else "-"
         wc = f"{s['wallclock_ratio']:.2f}" if s["wallclock_ratio"] else "-"
+        run_tr = f"{s['train_time_ratio']:.3f}" if s.get("train_time_ratio") else "-"
+        if s.get("train_wallclock_ratio"):
+            wc += f" ({s['train_wallclock_ratio']:.2f})"
         speedups = " / ".join(f"{r:.2f}" for r in s["speedup_at_milestones"].values())
         lines.append(f"| {lab} | {psnrs} | {reach} | {s['step_ratio']:.2f} ({seeds_txt}) | "
-                     f"{speedups} | {tps} | {tr} | {wc} |")
+                     f"{speedups} | {tps} | {tr} | {run_tr} | {wc} |")
     lines += ["", "PSNR: eval on every pixel, mean ± std over seeds. Step ratio: baseline's steps "
               "to reach its own final PSNR / this sampler's steps to reach it (mean curves; per "
               "seed in brackets, 0 = never). Speed-up @m: m / the steps this sampler needs to "
               "reach the baseline's mean PSNR at m. Time ratio: median of interleaved per-round "
-              "ratios. Wall-clock ratio = step ratio / time ratio."]
+              "ratios, timed from freshly initialised states. In-run time ratio: training seconds "
+              "per step of the runs themselves (mean over seeds; includes dense refreshes and any "
+              "cost that grows as training proceeds, but the runs ran one after another, so "
+              "machine noise does not cancel). Wall-clock ratio = step ratio / time ratio "
+              "(in brackets: step ratio / in-run time ratio)."]
     return "\n".join(lines) + "\n"
 
 
