@@ -500,3 +500,11 @@ def test_uniform_fade_ends_on_uniform_restarts():
     assert restarted[200] == 1.0 and restarted[500] == 1.0
     with pytest.raises(ValueError, match="uniform_fade"):
         soft_mining_sampler(uniform_fade=(5, 5))
+
+
+def test_uniform_snapped_to_pixel_centres_covers_every_pixel():
+    sampler = uniform_sampler(snap_to_pixel_centres=True)
+    state = sampler.init(jax.random.key(0), Domain.from_sizes([(5, 7)]), 4000)
+    p = np.asarray(sampler.sample(state, jax.random.key(1)).positions)
+    np.testing.assert_array_equal(np.unique(p[:, 0]), np.arange(7) + 0.5)
+    np.testing.assert_array_equal(np.unique(p[:, 1]), np.arange(5) + 0.5)

@@ -63,8 +63,13 @@ def sample_uniform(
     return uniform_positions(sizes, jax.random.uniform(key, (num, 3)), image_ids)
 
 
-def uniform_sampler() -> Sampler:
-    """The baseline: i.i.d. uniform positions every step, all loss weights 1."""
+def uniform_sampler(snap_to_pixel_centres: bool = False) -> Sampler:
+    """The baseline: i.i.d. uniform positions every step, all loss weights 1.
+
+    Args:
+      snap_to_pixel_centres: draw whole pixels (positions at their centres, the usual NeRF
+        baseline) instead of continuous positions with bilinearly interpolated targets.
+    """
 
     def init(key: jax.Array, domain: Domain, num_samples: int) -> UniformState:
         del key
@@ -73,7 +78,10 @@ def uniform_sampler() -> Sampler:
                             num_samples=int(num_samples))
 
     def sample(state: UniformState, key: jax.Array) -> Samples:
-        return sample_uniform(state.sizes, key, state.num_samples)
+        samples = sample_uniform(state.sizes, key, state.num_samples)
+        if snap_to_pixel_centres:
+            samples = samples._replace(positions=jnp.floor(samples.positions) + 0.5)
+        return samples
 
     def loss_weights(state: UniformState, l1: jax.Array) -> jax.Array:
         del state
