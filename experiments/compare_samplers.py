@@ -144,7 +144,7 @@ def time_steps(args, variants) -> dict[str, dict[str, float]]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--gin_configs", action="append", required=True)
+    parser.add_argument("--gin_configs", action="append", default=[])
     parser.add_argument("--gin_bindings", action="append", default=[])
     parser.add_argument("--samplers", default="uniform,soft_mining,official",
                         help="comma-separated variants; the first is the baseline")
@@ -159,12 +159,19 @@ def main(argv=None) -> int:
     parser.add_argument("--plots_all_seeds", action="store_true")
     parser.add_argument("--timing_only", action="store_true",
                         help="only the interleaved per-step timing (writes timing.json)")
+    parser.add_argument("--summarise_only", action="store_true",
+                        help="rewrite results.md/json and plots from --outdir/results.json "
+                             "(its recorded runs and timing) with this version of the summary")
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument("--resume", action="store_true",
                           help="continue runs already in --outdir (e.g. after an interruption)")
     existing.add_argument("--fresh", action="store_true",
                           help="delete runs already in --outdir and start them again")
     args = parser.parse_args(argv)
+    if args.summarise_only:
+        return resummarise(pathlib.Path(args.outdir))
+    if not args.gin_configs:
+        parser.error("--gin_configs is required (a task config, e.g. gin_configs/image/pluto.gin)")
     variants = [parse_variant(v) for v in args.samplers.split(",") if v] + [
         parse_variant(v) for v in args.variant]
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -221,6 +228,22 @@ def main(argv=None) -> int:
 def milestones(steps: list[float]) -> list[float]:
     """The quarter, half and last evaluation steps."""
     return sorted({steps[len(steps) // 4], steps[len(steps) // 2], steps[-1]})
+
+
+def resummarise(outdir: pathlib.Path) -> int:
+    """Recompute the summary, table and plots of a finished comparison from its results.json."""
+    results = json.loads((outdir / "results.json").read_text())
+    runs = {label: {int(seed): records for seed, records in per_seed.items()}
+            for label, per_seed in results["runs"].items()}
+    seeds = sorted(next(iter(runs.values())))
+    summary = summarise(runs, results["timing"], list(runs), seeds)
+    results["summary"] = summary
+    (outdir / "results.json").write_text(json.dumps(results, indent=1))
+    (outdir / "results.md").write_text(markdown(summary, argparse.Namespace(**results["args"]),
+                                                seeds))
+    plot(runs, summary, outdir)
+    print((outdir / "results.md").read_text())
+    return 0
 
 
 def summarise(runs, timing, labels, seeds) -> dict:

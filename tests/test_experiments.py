@@ -68,6 +68,10 @@ def test_compare_samplers_end_to_end_results_page_and_stale_runs(tmp_path, monke
     for label in ("uniform", "soft_a0.3"):
         assert f"img/cmp_{label}_step0000040.png" in text
     assert (page.parent / "img" / "cmp_psnr_vs_steps.png").is_file()
+    # The summary can be recomputed from the recorded runs alone.
+    before = json.loads((out / "results.json").read_text())["summary"]
+    assert compare_samplers.main(["--summarise_only", "--outdir", str(out)]) == 0
+    assert json.loads((out / "results.json").read_text())["summary"] == before
     # A second invocation must not silently reuse the finished runs.
     with pytest.raises(SystemExit, match="--resume"):
         compare_samplers.main(argv)
