@@ -76,8 +76,9 @@ SUITES: dict[str, list[str]] = {
                         (12, 100), (_ERROR_MAP_1000, _SOFT_ERROR_MAP)),
     "albert_cpu": _suite("gin_configs/image/albert.gin", ALL_SAMPLERS, "0,1", 10_000, 1000,
                          (12, 100), (_ERROR_MAP_1000, _SOFT_ERROR_MAP)),
-    # Ablations: one seed, 5k steps (evaluated every 1000), side by side against uniform.
-    "pluto_langevin_ablations_cpu": _suite("gin_configs/image/pluto.gin", "uniform", "0", 5000,
+    # Ablations: one seed, 5k (error maps) or 3k (Langevin knobs) steps, evaluated every 1000,
+    # side by side against uniform.
+    "pluto_langevin_ablations_cpu": _suite("gin_configs/image/pluto.gin", "uniform", "0", 3000,
                                            1000, (4, 50), _LANGEVIN_ABLATIONS),
     "pluto_error_map_ablations_cpu": _suite("gin_configs/image/pluto.gin", "uniform", "0", 5000,
                                             1000, (4, 50), _ERROR_MAP_ABLATIONS),
