@@ -32,17 +32,14 @@ _SOFT_ERROR_MAP = "soft_errmap=soft_mining_error_map"
 # 10% lowest-error re-seeded on Sobel edges, 10% uniform, drift clipped at 8 px).
 _LANGEVIN_ABLATIONS = (
     "soft_mining",
-    "alpha0.3=soft_mining:WeightSchedule.alpha=0.3",
-    "hard_mining",
-    "importance",
     "eps0.5=soft_mining:soft_mining_sampler.step_size=0.5",
     "eps8=soft_mining:soft_mining_sampler.step_size=8.0",
-    "beta1=soft_mining:soft_mining_sampler.concentration=1.0",
     "beta4=soft_mining:soft_mining_sampler.concentration=4.0",
     "reinit0=soft_mining:soft_mining_sampler.reinit_fraction=0.0",
     "uniform_prior=soft_mining:soft_mining_sampler.prior='uniform'",
     "no_drift=soft_mining:soft_mining_sampler.drift=False",
 )
+# (The alpha sweep 0 / 0.6 / 1 is hard_mining / soft_mining / importance in the main suites.)
 # Dense error maps: refresh interval (their cost counts: compare against seconds too), and the
 # combination (Langevin chains re-seeded from a stale dense map instead of the edge prior).
 _ERROR_MAP_ABLATIONS = (
