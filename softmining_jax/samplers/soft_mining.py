@@ -269,8 +269,8 @@ def soft_mining_sampler(
     def refresh(state: SoftMiningState, dense_l1) -> SoftMiningState:
         if prior != "error_map":
             return state
-        maps = [jnp.where(jnp.isfinite(e), jnp.maximum(e, 0.0), 0.0) for e in dense_l1]
-        return state.replace(prior=dist_lib.from_pixel_weights(state.prior.layout, maps))
+        # from_masses already counts non-finite or negative masses as 0 (one pixel per cell here).
+        return state.replace(prior=dist_lib.from_pixel_weights(state.prior.layout, dense_l1))
 
     interval = int(refresh_interval) if prior == "error_map" else 0
     return Sampler(init=init, sample=sample, loss_weights=loss_weights, update=update,
