@@ -25,6 +25,21 @@ def _show(ax, image: np.ndarray, **kwargs) -> None:
     ax.set_axis_off()
 
 
+def _show_error(ax, err: np.ndarray):
+    """Per-pixel error with the 99.5th percentile as the top of the colour scale."""
+    err = np.asarray(err)
+    im = ax.imshow(err, cmap="inferno", vmin=0, vmax=max(float(np.percentile(err, 99.5)), 1e-6))
+    ax.set_axis_off()
+    return im
+
+
+def _show_samples(ax, background: np.ndarray, positions: np.ndarray) -> None:
+    """Sample positions (pixel coordinates) as red dots over a faded ``background``."""
+    _show(ax, background, alpha=0.6)
+    p = np.asarray(positions)
+    ax.scatter(p[:, 0] - 0.5, p[:, 1] - 0.5, s=2, c="red", linewidths=0)
+
+
 def save_run_plots(
     out: pathlib.Path,
     records: Sequence[dict[str, Any]],
@@ -76,9 +91,7 @@ def save_run_plots(
     if "error" in pictures:
         fig = Figure(figsize=(6, 5))
         ax = fig.subplots()
-        err = np.asarray(pictures["error"])
-        im = ax.imshow(err, cmap="inferno", vmin=0, vmax=max(float(np.percentile(err, 99.5)), 1e-6))
-        ax.set_axis_off()
+        im = _show_error(ax, pictures["error"])
         ax.set_title("|prediction - target| (mean over channels)")
         fig.colorbar(im, ax=ax, fraction=0.046)
         fig.tight_layout()
@@ -87,10 +100,8 @@ def save_run_plots(
     if positions is not None and background is not None:
         fig = Figure(figsize=(6, 6))
         ax = fig.subplots()
-        _show(ax, background, alpha=0.6)
-        p = np.asarray(positions)
-        ax.scatter(p[:, 0] - 0.5, p[:, 1] - 0.5, s=2, c="red", linewidths=0)
-        ax.set_title(f"{len(p)} sample positions")
+        _show_samples(ax, background, positions)
+        ax.set_title(f"{len(positions)} sample positions")
         fig.tight_layout()
         fig.savefig(out / "samples.png", dpi=100)
     if step is not None and "error" in pictures and positions is not None and (
@@ -98,14 +109,9 @@ def save_run_plots(
     ):
         fig = Figure(figsize=(9, 4.4))
         axes = fig.subplots(1, 2)
-        err = np.asarray(pictures["error"])
-        axes[0].imshow(err, cmap="inferno", vmin=0,
-                       vmax=max(float(np.percentile(err, 99.5)), 1e-6))
-        axes[0].set_axis_off()
+        _show_error(axes[0], pictures["error"])
         axes[0].set_title(f"error, step {step}")
-        _show(axes[1], background, alpha=0.6)
-        p = np.asarray(positions)
-        axes[1].scatter(p[:, 0] - 0.5, p[:, 1] - 0.5, s=2, c="red", linewidths=0)
+        _show_samples(axes[1], background, positions)
         axes[1].set_title(f"samples, step {step}")
         fig.suptitle(title)
         fig.tight_layout()
