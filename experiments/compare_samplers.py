@@ -188,10 +188,11 @@ def main(argv=None) -> int:
             raise SystemExit(f"error: {len(stale)} run folder(s) already exist, e.g. {stale[0]}; "
                              "pass --resume to continue them or --fresh to start again.")
 
+    code = code_version()  # at the start: a run lasts long enough for commits to land meanwhile
     timing = time_steps(args, variants) if args.timing_rounds > 0 else {}
     if args.timing_only:
         (outdir / "timing.json").write_text(json.dumps(
-            {"args": vars(args), "device": str(jax.devices()[0]), "code": code_version(),
+            {"args": vars(args), "device": str(jax.devices()[0]), "code": code,
              "timing": timing}, indent=1))
         for label, t in timing.items():
             print(f"{label:24s} {1e3 * t['median_s']:8.2f} ms/step  ratio {t['ratio_median']:.3f} "
@@ -215,7 +216,7 @@ def main(argv=None) -> int:
 
     summary = summarise(runs, timing, [v[0] for v in variants], seeds)
     (outdir / "results.json").write_text(json.dumps(
-        {"args": vars(args), "device": str(jax.devices()[0]), "code": code_version(),
+        {"args": vars(args), "device": str(jax.devices()[0]), "code": code,
          "timing": timing,
          "summary": summary, "runs": {k: {str(s): r for s, r in v.items()}
                                       for k, v in runs.items()}}, indent=1))
