@@ -142,7 +142,8 @@ def time_steps(args, variants) -> dict[str, dict[str, float]]:
     }
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this script (also used by tests to check suites without running)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--gin_configs", action="append", default=[])
     parser.add_argument("--gin_bindings", action="append", default=[])
@@ -167,6 +168,15 @@ def main(argv=None) -> int:
                           help="continue runs already in --outdir (e.g. after an interruption)")
     existing.add_argument("--fresh", action="store_true",
                           help="delete runs already in --outdir and start them again")
+    return parser
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.summarise_only:
         return resummarise(pathlib.Path(args.outdir))

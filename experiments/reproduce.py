@@ -59,8 +59,7 @@ _ERROR_MAP_ABLATIONS = (
 _NERF_ABLATIONS = (
     "soft_mining",
     "soft_keep_image=soft_mining:soft_mining_sampler.keep_image=True",
-    "soft_official_weights=soft_mining:WeightSchedule.warmup_rate=1e-3;"
-    "WeightSchedule.clamp_min=0.2;WeightSchedule.clamp_std=1.0;WeightSchedule.q_floor=0.0009765625",
+    "soft_official_weights=soft_mining:soft_mining_sampler.weights=@official_weight_schedule()",
     "soft_no_trust_region=soft_mining:soft_mining_sampler.max_drift=None",
     "soft_official_drift=soft_mining:soft_mining_sampler.a=20.0;soft_mining_sampler.b=0.02;"
     "soft_mining_sampler.normalized_units=True;soft_mining_sampler.gradient_of_mean=True;"

@@ -19,6 +19,7 @@ from softmining_jax.samplers import (
     hard_mining_sampler,
     importance_sampler,
     official_sampler,
+    official_weight_schedule,
     soft_mining_sampler,
     uniform_sampler,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "load_image",
     "make_train_step",
     "official_sampler",
+    "official_weight_schedule",
     "psnr",
     "soft_mining_sampler",
     "ssim",

@@ -91,4 +91,26 @@ def test_every_reproduce_suite_names_existing_configs_and_variants(name, capsys)
     assert labels[0] == "uniform" and len(set(labels)) == len(labels)
     assert reproduce.main([name, "--dry_run"]) == 0
     assert f"--outdir experiments/results/{name}" in capsys.readouterr().out
+    # Every variant's gin configuration parses (unknown names or references fail here, not an
+    # hour into a benchmark).
+    args = compare_samplers.parse_args([*argv, "--outdir", "unused"])
+    for spec in samplers + variants:
+        _, sampler_gin, extra = compare_samplers.parse_variant(spec)
+        compare_samplers.configure(args, sampler_gin, extra, seed=0)
+
+
+def test_official_weights_variant_gives_soft_mining_the_official_schedule(monkeypatch):
+    import gin
+
+    from softmining_jax.samplers import official_weight_schedule
+
+    monkeypatch.chdir(ROOT)
+    argv = reproduce.SUITES["chair_ablations_cpu"]
+    variants = [argv[i + 1] for i, a in enumerate(argv) if a == "--variant"]
+    (spec,) = [v for v in variants if v.startswith("soft_official_weights=")]
+    _, sampler_gin, extra = compare_samplers.parse_variant(spec)
+    compare_samplers.configure(compare_samplers.parse_args([*argv, "--outdir", "unused"]),
+                               sampler_gin, extra, seed=0)
+    weights = gin.query_parameter("soft_mining_sampler.weights").scoped_configurable_fn()
+    assert weights == official_weight_schedule(alpha=0.6)
 

@@ -12,7 +12,7 @@ from softmining_jax.samplers.soft_mining import (
     soft_mining_sampler,
 )
 from softmining_jax.samplers.uniform import UniformState, sample_uniform, uniform_sampler
-from softmining_jax.samplers.weights import WeightSchedule
+from softmining_jax.samplers.weights import WeightSchedule, official_weight_schedule
 
 __all__ = [
     "Domain",
@@ -27,6 +27,7 @@ __all__ = [
     "hard_mining_sampler",
     "importance_sampler",
     "official_sampler",
+    "official_weight_schedule",
     "sample_uniform",
     "soft_mining_sampler",
     "sobel_prior",

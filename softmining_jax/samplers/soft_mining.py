@@ -27,7 +27,7 @@ from softmining_jax.samplers.uniform import (
     sample_uniform,
     uniform_positions,
 )
-from softmining_jax.samplers.weights import WeightSchedule
+from softmining_jax.samplers.weights import WeightSchedule, official_weight_schedule
 
 _ERR_FLOOR = 1e-12
 _MAX_GRAD_LOG = 1e12
@@ -295,9 +295,7 @@ def official_sampler(alpha: float = 0.6, a: float = 20.0, b: float = 2e-2, **kwa
     uniformly, each sample bound to its image for life, positions rounded to pixels, and loss
     weights ``(1/clip(Q, 2^-10))^min(step/1000, alpha)`` clamped to ``[0.2, mean + std]``.
     """
-    schedule = WeightSchedule(
-        alpha=alpha, warmup_rate=1e-3, q_floor=2.0**-10, clamp_min=0.2, clamp_std=1.0
-    )
+    schedule = official_weight_schedule(alpha)
     options = dict(
         a=a, b=b, max_drift=None, reinit_fraction=0.1, uniform_fraction=0.1, prior="edge",
         boundary="reinit", keep_image=True, normalized_units=True, gradient_of_mean=True,

@@ -85,3 +85,15 @@ class WeightSchedule:
         if self.normalize:
             w = w / jnp.mean(w)
         return jax.lax.stop_gradient(jnp.where(finite, w, 1.0))
+
+
+def official_weight_schedule(alpha: float = 0.6) -> WeightSchedule:
+    """The loss weights of the authors' code: ``(1/clip(Q, 2^-10))^min(step/1000, alpha)``.
+
+    The exponent rises by ``1e-3`` per step (no fixed warm-up length) and the weights are clamped
+    to ``[0.2, mean + std]`` over the batch. Used by ``official_sampler``; bind
+    ``soft_mining_sampler.weights = @official_weight_schedule()`` to give our sampler these weights.
+    """
+    return WeightSchedule(
+        alpha=alpha, warmup_rate=1e-3, q_floor=2.0**-10, clamp_min=0.2, clamp_std=1.0
+    )
