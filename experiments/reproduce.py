@@ -40,6 +40,19 @@ _LANGEVIN_ABLATIONS = (
     "no_drift=soft_mining:soft_mining_sampler.drift=False",
 )
 # (The alpha sweep 0 / 0.6 / 1 is hard_mining / soft_mining / importance in the main suites.)
+# The two knobs the first ablation pointed at: the drift hits its 8 px trust region ~95% of the time
+# on Pluto (so try longer steps, or none), and edge re-seeding carries most of the gain (so try
+# re-seeding more of the lowest-error samples); hard mining (alpha 0) with the longer drift too.
+_DRIFT_REINIT_ABLATIONS = (
+    "soft_mining",
+    "drift16=soft_mining:soft_mining_sampler.max_drift=16.0",
+    "drift32=soft_mining:soft_mining_sampler.max_drift=32.0",
+    "no_trust_region=soft_mining:soft_mining_sampler.max_drift=None",
+    "reinit0.2=soft_mining:soft_mining_sampler.reinit_fraction=0.2",
+    "reinit0.3=soft_mining:soft_mining_sampler.reinit_fraction=0.3",
+    "hard_mining",
+    "hard_drift32=hard_mining:soft_mining_sampler.max_drift=32.0",
+)
 # Dense error maps: refresh interval (their cost counts: compare against seconds too), and the
 # combination (Langevin chains re-seeded from a stale dense map instead of the edge prior).
 _ERROR_MAP_ABLATIONS = (
@@ -91,6 +104,8 @@ SUITES: dict[str, list[str]] = {
     # side by side against uniform.
     "pluto_langevin_ablations_cpu": _suite("gin_configs/image/pluto.gin", "uniform", "0", 3000,
                                            1000, (4, 50), _LANGEVIN_ABLATIONS),
+    "pluto_drift_reinit_ablations_cpu": _suite("gin_configs/image/pluto.gin", "uniform", "0",
+                                               3000, 1000, (4, 50), _DRIFT_REINIT_ABLATIONS),
     "pluto_error_map_ablations_cpu": _suite("gin_configs/image/pluto.gin", "uniform", "0", 5000,
                                             1000, (4, 50), _ERROR_MAP_ABLATIONS),
     # Late-training bias on a dense photograph at the paper's 20k steps (where a prototype saw

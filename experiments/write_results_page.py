@@ -9,7 +9,9 @@ Each folder must hold a finished ``results.json`` / ``results.md``; plots are co
 ``docs/img/<folder name>_*.png``. For the baseline and the second variant (the first mining
 sampler), the page shows their seed-0 error map and sample positions at three moments of the run
 (from each run's ``plots/history``). ``--notes`` is a hand-written analysis placed, marked as such,
-above the generated sections; everything else on the page comes from the result files.
+above the generated sections; everything else on the page comes from the result files. Result
+folders are not versioned: ``--keep_existing`` renews only the sections of the folders given and
+keeps the page's other generated sections (and their pictures) as they are.
 """
 
 from __future__ import annotations
@@ -84,13 +86,51 @@ def section(folder: pathlib.Path, img: pathlib.Path) -> str:
     return "\n".join(lines)
 
 
+ANALYSIS_HEADING = "## Analysis (hand-written from the tables below)"
+
+
+def generated_sections(page: str) -> dict[str, str]:
+    """The generated ``## <suite>`` sections of an existing page, by suite name, in page order."""
+    sections: dict[str, str] = {}
+    name = None
+    for line in page.splitlines():
+        if line.startswith("## "):
+            name = None if line == ANALYSIS_HEADING else line[3:].strip()
+            if name is not None:
+                sections[name] = ""
+        if name is not None:
+            sections[name] += line + "\n"
+    return {k: v.strip() for k, v in sections.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("folders", nargs="+", help="compare_samplers.py output folders")
+    parser.add_argument("folders", nargs="*", help="compare_samplers.py output folders")
     parser.add_argument("--notes", help="hand-written analysis (markdown) to put on top")
     parser.add_argument("--out", default=str(ROOT / "docs" / "results.md"))
+    parser.add_argument("--keep_existing", action="store_true",
+                        help="keep the generated sections of --out whose suites are not among "
+                             "the folders (results folders are not versioned, so this updates a "
+                             "page one suite at a time); given folders replace their section in "
+                             "place, new ones are appended")
+    parser.add_argument("--drop", action="append", default=[], metavar="SUITE",
+                        help="with --keep_existing: remove this kept section (e.g. one that a "
+                             "renamed suite supersedes); repeatable")
     args = parser.parse_args(argv)
+    if args.drop and not args.keep_existing:
+        parser.error("--drop only applies with --keep_existing")
+    if not args.folders and not args.keep_existing:
+        parser.error("give at least one results folder (or --keep_existing to only renew notes)")
     out = pathlib.Path(args.out)
+    kept: dict[str, str] = {}
+    if args.keep_existing:
+        if not out.is_file():
+            parser.error(f"--keep_existing: no existing page at {out}")
+        kept = generated_sections(out.read_text())
+        unknown = sorted(set(args.drop) - set(kept))
+        if unknown:
+            parser.error(f"--drop: no such section on {out}: {unknown} (sections: {list(kept)})")
+        kept = {k: v for k, v in kept.items() if k not in args.drop}
     img = out.parent / "img"
     img.mkdir(parents=True, exist_ok=True)
     parts = [
@@ -103,11 +143,14 @@ def main(argv: list[str] | None = None) -> int:
         "and the per-round ratios are summarised by their median).", "",
     ]
     if args.notes:
-        parts += ["## Analysis (hand-written from the tables below)", "",
-                  pathlib.Path(args.notes).read_text().strip(), ""]
+        parts += [ANALYSIS_HEADING, "", pathlib.Path(args.notes).read_text().strip(), ""]
+    fresh = {}
     for f in args.folders:
         folder = pathlib.Path(f)
-        parts.append(section(folder if folder.is_absolute() else pathlib.Path.cwd() / folder, img))
+        folder = folder if folder.is_absolute() else pathlib.Path.cwd() / folder
+        fresh[folder.name] = section(folder, img)
+    for name in [*kept, *[n for n in fresh if n not in kept]]:
+        parts += [fresh.get(name, kept.get(name)), ""]
     out.write_text("\n".join(parts))
     print(f"wrote {out}")
     return 0

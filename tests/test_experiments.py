@@ -68,6 +68,17 @@ def test_compare_samplers_end_to_end_results_page_and_stale_runs(tmp_path, monke
     for label in ("uniform", "soft_a0.3"):
         assert f"img/cmp_{label}_step0000040.png" in text
     assert (page.parent / "img" / "cmp_psnr_vs_steps.png").is_file()
+    # Renewing one suite keeps the page's other generated sections (results are not versioned).
+    page.write_text(text.replace("## cmp", "## older_suite\n\nold table\n\n## cmp"))
+    assert write_results_page.main(
+        [str(out), "--notes", str(notes), "--out", str(page), "--keep_existing"]) == 0
+    renewed = page.read_text()
+    assert "## older_suite\n\nold table" in renewed and renewed.count("## cmp") == 1
+    assert renewed.index("## older_suite") < renewed.index("## cmp") and table.strip() in renewed
+    assert renewed.count("Soft mining helps here.") == 1
+    assert write_results_page.main(
+        [str(out), "--out", str(page), "--keep_existing", "--drop", "older_suite"]) == 0
+    assert "older_suite" not in page.read_text() and table.strip() in page.read_text()
     # The summary can be recomputed from the recorded runs alone.
     before = json.loads((out / "results.json").read_text())["summary"]
     assert compare_samplers.main(["--summarise_only", "--outdir", str(out)]) == 0
