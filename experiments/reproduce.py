@@ -39,6 +39,10 @@ _LANGEVIN_ABLATIONS = (
     "uniform_prior=soft_mining:soft_mining_sampler.prior='uniform'",
     "no_drift=soft_mining:soft_mining_sampler.drift=False",
 )
+_REINIT_VARIANTS = (
+    "reinit0.3=soft_mining:soft_mining_sampler.reinit_fraction=0.3",
+    "reinit0.5=soft_mining:soft_mining_sampler.reinit_fraction=0.5",
+)
 # (The alpha sweep 0 / 0.6 / 1 is hard_mining / soft_mining / importance in the main suites.)
 # The two knobs the first ablation pointed at: the drift hits its 8 px trust region ~95% of the time
 # on Pluto (so try longer steps, or none), and edge re-seeding carries most of the gain (so try
@@ -106,6 +110,12 @@ SUITES: dict[str, list[str]] = {
                                            1000, (4, 50), _LANGEVIN_ABLATIONS),
     "pluto_drift_reinit_ablations_cpu": _suite("gin_configs/image/pluto.gin", "uniform", "0",
                                                3000, 1000, (4, 50), _DRIFT_REINIT_ABLATIONS),
+    # Does re-seeding more of the lowest-error samples (the best knob of the ablation above at 3k
+    # steps) hold at 10k, and on a dense photograph? One seed each.
+    "pluto_reinit_cpu": _suite("gin_configs/image/pluto.gin", "uniform,soft_mining", "0", 10_000,
+                               1000, (4, 50), _REINIT_VARIANTS),
+    "albert_reinit_cpu": _suite("gin_configs/image/albert.gin", "uniform,soft_mining", "0",
+                                10_000, 1000, (4, 50), _REINIT_VARIANTS),
     "pluto_error_map_ablations_cpu": _suite("gin_configs/image/pluto.gin", "uniform", "0", 5000,
                                             1000, (4, 50), _ERROR_MAP_ABLATIONS),
     # Late-training bias on a dense photograph at the paper's 20k steps (where a prototype saw
