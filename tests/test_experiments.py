@@ -91,23 +91,33 @@ def test_compare_samplers_end_to_end_results_page_and_stale_runs(tmp_path, monke
     assert compare_samplers.main([*one_seed, "--fresh", "--timing_rounds", "0"]) == 0
 
 
+def _suite_specs(argv: list[str]) -> list[str]:
+    """A suite's variant specs: its ``--samplers`` list, then its ``--variant`` entries."""
+    samplers = argv[argv.index("--samplers") + 1].split(",")
+    return samplers + [argv[i + 1] for i, a in enumerate(argv) if a == "--variant"]
+
+
+def _configure(argv: list[str], spec: str) -> None:
+    """Parse the gin configuration ``compare_samplers`` would run for one variant of a suite."""
+    args = compare_samplers.build_parser().parse_args([*argv, "--outdir", "unused"])
+    _, sampler_gin, extra = compare_samplers.parse_variant(spec)
+    compare_samplers.configure(args, sampler_gin, extra, seed=0)
+
+
 @pytest.mark.parametrize("name", sorted(reproduce.SUITES))
 def test_every_reproduce_suite_names_existing_configs_and_variants(name, capsys):
     argv = reproduce.SUITES[name]
     configs = [argv[i + 1] for i, a in enumerate(argv) if a == "--gin_configs"]
     assert configs and all((ROOT / c).is_file() for c in configs)
-    samplers = argv[argv.index("--samplers") + 1].split(",")
-    variants = [argv[i + 1] for i, a in enumerate(argv) if a == "--variant"]
-    labels = [compare_samplers.parse_variant(v)[0] for v in samplers + variants]
+    specs = _suite_specs(argv)
+    labels = [compare_samplers.parse_variant(v)[0] for v in specs]
     assert labels[0] == "uniform" and len(set(labels)) == len(labels)
     assert reproduce.main([name, "--dry_run"]) == 0
     assert f"--outdir experiments/results/{name}" in capsys.readouterr().out
     # Every variant's gin configuration parses (unknown names or references fail here, not an
     # hour into a benchmark).
-    args = compare_samplers.parse_args([*argv, "--outdir", "unused"])
-    for spec in samplers + variants:
-        _, sampler_gin, extra = compare_samplers.parse_variant(spec)
-        compare_samplers.configure(args, sampler_gin, extra, seed=0)
+    for spec in specs:
+        _configure(argv, spec)
 
 
 def test_official_weights_variant_gives_soft_mining_the_official_schedule(monkeypatch):
@@ -117,11 +127,7 @@ def test_official_weights_variant_gives_soft_mining_the_official_schedule(monkey
 
     monkeypatch.chdir(ROOT)
     argv = reproduce.SUITES["chair_ablations_cpu"]
-    variants = [argv[i + 1] for i, a in enumerate(argv) if a == "--variant"]
-    (spec,) = [v for v in variants if v.startswith("soft_official_weights=")]
-    _, sampler_gin, extra = compare_samplers.parse_variant(spec)
-    compare_samplers.configure(compare_samplers.parse_args([*argv, "--outdir", "unused"]),
-                               sampler_gin, extra, seed=0)
+    (spec,) = [v for v in _suite_specs(argv) if v.startswith("soft_official_weights=")]
+    _configure(argv, spec)
     weights = gin.query_parameter("soft_mining_sampler.weights").scoped_configurable_fn()
     assert weights == official_weight_schedule(alpha=0.6)
-
