@@ -25,6 +25,7 @@ import shutil
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 
 def command_of(folder: pathlib.Path, args: dict) -> str:
@@ -44,6 +45,28 @@ def command_of(folder: pathlib.Path, args: dict) -> str:
     except ValueError:
         out = str(folder)
     return "python experiments/compare_samplers.py " + shlex.join([*argv, "--outdir", out])
+
+
+_SUITE_KEYS = ("gin_configs", "gin_bindings", "samplers", "variant", "seeds", "num_steps",
+               "eval_every", "timing_rounds", "timing_steps")
+
+
+def how_it_differs(name: str, args: dict) -> list[str] | None:
+    """How the recorded ``args`` differ from ``reproduce.py name``'s settings.
+
+    Returns None when there is no such suite, else one ``key: recorded (suite: default)`` entry
+    per differing setting (empty when the section is exactly what the suite runs).
+    """
+    from experiments import compare_samplers, reproduce
+
+    if name not in reproduce.SUITES:
+        return None
+    parser = compare_samplers.build_parser()
+    suite, defaults = (vars(parser.parse_args([*a, "--outdir", "-"]))
+                       for a in (reproduce.SUITES[name], []))
+    recorded = {key: args.get(key, defaults[key]) for key in _SUITE_KEYS}
+    return [f"`{key}` {recorded[key]!r} (the suite's: {suite[key]!r})" for key in _SUITE_KEYS
+            if str(recorded[key]) != str(suite[key])]
 
 
 def snapshots(folder: pathlib.Path, label: str, img: pathlib.Path) -> list[str]:
@@ -70,8 +93,12 @@ def section(folder: pathlib.Path, img: pathlib.Path) -> str:
         shutil.copy(folder / plot, img / f"{name}_{plot}")
     labels = list(results["summary"]["samplers"])
     lines = [f"## {name}", ""]
-    if (ROOT / "experiments" / "reproduce.py").is_file():
+    differs = how_it_differs(name, args)
+    if differs == []:
         lines += [f"`python experiments/reproduce.py {name}` runs:", ""]
+    elif differs:
+        lines += [f"Run as below, which differs from `python experiments/reproduce.py {name}` in "
+                  + "; ".join(differs) + ":", ""]
     lines += ["```bash", command_of(folder, args), "```", "",
               f"Device: {results.get('device', '?')}; code: "
               f"{results.get('code', 'not recorded (before commit recording was added)')}.", "",

@@ -131,3 +131,17 @@ def test_official_weights_variant_gives_soft_mining_the_official_schedule(monkey
     _configure(argv, spec)
     weights = gin.query_parameter("soft_mining_sampler.weights").scoped_configurable_fn()
     assert weights == official_weight_schedule(alpha=0.6)
+
+
+def test_results_page_says_when_a_section_was_not_run_with_its_suites_settings():
+    from experiments import write_results_page
+
+    args = vars(compare_samplers.build_parser().parse_args(
+        [*reproduce.SUITES["chair_cpu"], "--outdir", "experiments/results/chair_cpu"]))
+    assert write_results_page.how_it_differs("chair_cpu", args) == []
+    args.pop("gin_bindings")  # older results.json files lack some keys: the defaults apply
+    assert write_results_page.how_it_differs("chair_cpu", args) == []
+    args.update(seeds="0", gin_bindings=["llff_task.eval_views=1"])
+    differs = write_results_page.how_it_differs("chair_cpu", args)
+    assert len(differs) == 2 and "`seeds` '0' (the suite's: '0,1')" in differs
+    assert write_results_page.how_it_differs("not_a_suite", args) is None
