@@ -56,6 +56,17 @@ _DRIFT_REINIT_ABLATIONS = (
 )
 # The best knob of that ablation at 3k steps, followed to 10k (and to a dense photograph).
 _REINIT_VARIANTS = (_REINIT_0_3, "reinit0.5=soft_mining:soft_mining_sampler.reinit_fraction=0.5")
+# Past 0.5: where does re-seeding stop helping? At 1.0 no Langevin chain survives a step (90% edge
+# prior, 10% uniform): the control that says how much the chains themselves add. And the same knob
+# for chains re-seeded from a stale dense error map instead of the edges.
+_RESEED_SWEEP = (
+    "soft_mining",
+    _REINIT_VARIANTS[1],
+    "reinit0.7=soft_mining:soft_mining_sampler.reinit_fraction=0.7",
+    "reseed_all=soft_mining:soft_mining_sampler.reinit_fraction=1.0",
+    _SOFT_ERROR_MAP,
+    "soft_errmap_reinit0.5=soft_mining_error_map:soft_mining_sampler.reinit_fraction=0.5",
+)
 # Dense error maps: refresh interval (their cost counts: compare against seconds too), and the
 # combination (Langevin chains re-seeded from a stale dense map instead of the edge prior).
 _ERROR_MAP_ABLATIONS = (
@@ -115,6 +126,8 @@ SUITES: dict[str, list[str]] = {
                                1000, (4, 50), _REINIT_VARIANTS),
     "albert_reinit_cpu": _suite("gin_configs/image/albert.gin", "uniform,soft_mining", "0,1",
                                 10_000, 1000, (4, 50), _REINIT_VARIANTS),
+    "pluto_reseed_sweep_cpu": _suite("gin_configs/image/pluto.gin", "uniform", "0", 3000, 1000,
+                                     (4, 50), _RESEED_SWEEP),
     "pluto_error_map_ablations_cpu": _suite("gin_configs/image/pluto.gin", "uniform", "0", 5000,
                                             1000, (4, 50), _ERROR_MAP_ABLATIONS),
     # Late-training bias on a dense photograph at the paper's 20k steps (where a prototype saw
