@@ -55,13 +55,14 @@ _DRIFT_REINIT_ABLATIONS = (
     "hard_drift32=hard_mining:soft_mining_sampler.max_drift=32.0",
 )
 # The best knob of that ablation at 3k steps, followed to 10k (and to a dense photograph).
-_REINIT_VARIANTS = (_REINIT_0_3, "reinit0.5=soft_mining:soft_mining_sampler.reinit_fraction=0.5")
+_REINIT_0_5 = "reinit0.5=soft_mining:soft_mining_sampler.reinit_fraction=0.5"
+_REINIT_VARIANTS = (_REINIT_0_3, _REINIT_0_5)
 # Past 0.5: where does re-seeding stop helping? At 1.0 no Langevin chain survives a step (90% edge
 # prior, 10% uniform): the control that says how much the chains themselves add. And the same knob
 # for chains re-seeded from a stale dense error map instead of the edges.
 _RESEED_SWEEP = (
     "soft_mining",
-    _REINIT_VARIANTS[1],
+    _REINIT_0_5,
     "reinit0.7=soft_mining:soft_mining_sampler.reinit_fraction=0.7",
     "reseed_all=soft_mining:soft_mining_sampler.reinit_fraction=1.0",
     _SOFT_ERROR_MAP,

@@ -28,27 +28,23 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+# The recorded compare_samplers.py arguments that define a section's runs, in command-line order.
+_SUITE_KEYS = ("gin_configs", "gin_bindings", "samplers", "variant", "seeds", "num_steps",
+               "eval_every", "timing_rounds", "timing_steps")
+
+
 def command_of(folder: pathlib.Path, args: dict) -> str:
     """The compare_samplers.py command that produced ``folder`` (from its recorded arguments)."""
     argv = []
-    for c in args["gin_configs"]:
-        argv += ["--gin_configs", c]
-    for b in args["gin_bindings"]:
-        argv += ["--gin_bindings", b]
-    argv += ["--samplers", args["samplers"]]
-    for v in args.get("variant", []):
-        argv += ["--variant", v]
-    for key in ("seeds", "num_steps", "eval_every", "timing_rounds", "timing_steps"):
-        argv += [f"--{key}", str(args[key])]
+    for key in _SUITE_KEYS:  # list-valued options repeat their flag
+        value = args.get(key, []) if key == "variant" else args[key]
+        for v in value if isinstance(value, list) else [value]:
+            argv += [f"--{key}", str(v)]
     try:
         out = str(folder.resolve().relative_to(ROOT))
     except ValueError:
         out = str(folder)
     return "python experiments/compare_samplers.py " + shlex.join([*argv, "--outdir", out])
-
-
-_SUITE_KEYS = ("gin_configs", "gin_bindings", "samplers", "variant", "seeds", "num_steps",
-               "eval_every", "timing_rounds", "timing_steps")
 
 
 def how_it_differs(name: str, args: dict) -> list[str] | None:
