@@ -194,6 +194,12 @@ def _positions_of_image0(sampler_state: Any, sampler: Sampler, stacked: bool) ->
     return np.asarray(samples.positions).reshape(-1, 2)[ids == 0]
 
 
+def _sampler_name(sampler: Sampler) -> str:
+    """The factory a sampler came from (``soft_mining_sampler``), for plot titles."""
+    qualname = getattr(sampler.init, "__qualname__", "sampler")
+    return qualname.split(".<locals>")[0]
+
+
 def train_and_evaluate(
     workdir: str | pathlib.Path,
     task: Task,
@@ -340,7 +346,7 @@ def train_and_evaluate(
         positions = _positions_of_image0(state.sampler_state, sampler, stacked) if plots else None
         if plots and lead:
             save_run_plots(workdir / "plots", run_log.records, pictures, positions,
-                           f"{task.name}: {getattr(sampler.init, '__qualname__', 'sampler')}",
+                           f"{task.name}: {_sampler_name(sampler)}",
                            step=step)
         return record
 
