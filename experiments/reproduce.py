@@ -165,6 +165,10 @@ SUITES: dict[str, list[str]] = {
     # defaults on these seeds and settings are in chair_cpu: the runs are deterministic.)
     "chair_reinit_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform", "0,1",
                                2000, 250, (6, 20), _REINIT_VARIANTS),
+    # The best knob of chair_tuning_cpu (alpha reaches 0.6 in 250 steps instead of 1000) at the
+    # full budget, two seeds (the old warm-up on these seeds is chair_reinit_cpu's reinit0.5).
+    "chair_warmup_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform", "0,1", 2000, 250,
+                               (6, 20), ("warmup250=soft_mining:WeightSchedule.warmup_steps=250",)),
     # One seed, 1000 steps: which of the official preset's differences matter on NeRF.
     "chair_ablations_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform", "0", 1000, 250,
                                   (2, 10), _NERF_ABLATIONS),
