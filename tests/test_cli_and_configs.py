@@ -99,6 +99,20 @@ def test_every_sampler_config_trains(tmp_path, config):
     assert out["step"] == 4
 
 
+def test_task_config_sets_the_weight_warmup_past_the_sampler_config():
+    """The sampler configs leave the warm-up to the task (class default 1000 steps): a task config,
+    parsed first, can shorten it (chair_cpu: 250) without the sampler config undoing that."""
+    samplers = ROOT / "gin_configs" / "samplers"
+    cli.parse_gin([str(ROOT / "gin_configs" / "blender" / "chair_cpu.gin"),
+                   str(samplers / "soft_mining.gin")], [])
+    assert gin.query_parameter("WeightSchedule.warmup_steps") == 250
+    gin.clear_config()
+    cli.parse_gin([str(ROOT / "gin_configs" / "image" / "pluto.gin"),
+                   str(samplers / "soft_mining.gin")], [])
+    with pytest.raises(ValueError):  # unbound: WeightSchedule's own default applies
+        gin.query_parameter("WeightSchedule.warmup_steps")
+
+
 def test_unknown_gin_names_give_clear_errors(tmp_path):
     with pytest.raises(SystemExit, match="No configurable matching 'nonsense'"):
         cli.main([f"--workdir={tmp_path}", "--gin_bindings=nonsense.x = 1"])
