@@ -57,8 +57,11 @@ def save_run_plots(
       out: the ``plots/`` folder (created).
       records: metrics records; those with ``eval_psnr`` make the curve.
       pictures: ``target`` and ``reconstruction`` ``(H, W, C)``, ``error`` ``(H, W)``, and
-        optionally ``samples_background`` (the image the samples live on, if not ``target``).
-      positions: ``(N, 2)`` pixel positions of the current samples (image 0), or None.
+        optionally ``samples_background`` (the image the samples live on, if not ``target``) or
+        ``samples_pooled_background`` (the samples of every image share one pixel frame, e.g. the
+        views of a NeRF scene, drawn over this picture, e.g. their mean).
+      positions: ``(N, 2)`` pixel positions of the current samples (image 0, or every image when
+        pooled), or None.
       title: run label.
       step: the training step of these pictures (None: no history snapshot).
     """
@@ -96,12 +99,15 @@ def save_run_plots(
         fig.colorbar(im, ax=ax, fraction=0.046)
         fig.tight_layout()
         fig.savefig(out / "error_map.png", dpi=100)
-    background = pictures.get("samples_background", pictures.get("target"))
+    pooled = "samples_pooled_background" in pictures
+    background = pictures.get("samples_pooled_background",
+                              pictures.get("samples_background", pictures.get("target")))
+    where = "every view's, over the mean view" if pooled else "image 0"
     if positions is not None and background is not None:
         fig = Figure(figsize=(6, 6))
         ax = fig.subplots()
         _show_samples(ax, background, positions)
-        ax.set_title(f"{len(positions)} sample positions")
+        ax.set_title(f"{len(positions)} sample positions ({where})")
         fig.tight_layout()
         fig.savefig(out / "samples.png", dpi=100)
     if step is not None and "error" in pictures and positions is not None and (
@@ -112,7 +118,8 @@ def save_run_plots(
         _show_error(axes[0], pictures["error"])
         axes[0].set_title(f"error, step {step}")
         _show_samples(axes[1], background, positions)
-        axes[1].set_title(f"samples, step {step}")
+        axes[1].set_title(f"{len(positions)} samples ({'all views' if pooled else 'image 0'}),"
+                          f" step {step}")
         fig.suptitle(title)
         fig.tight_layout()
         (out / "history").mkdir(exist_ok=True)

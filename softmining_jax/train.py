@@ -181,8 +181,10 @@ def make_train_step(
     return step
 
 
-def _positions_of_image0(sampler_state: Any, sampler: Sampler, stacked: bool) -> np.ndarray:
-    """Current sample positions on image 0, of every device (for plots)."""
+def _sample_positions(sampler_state: Any, sampler: Sampler, stacked: bool,
+                      pooled: bool) -> np.ndarray:
+    """``(N, 2)`` current sample positions of every device, for plots: on image 0 only, or
+    (``pooled``) on every image, all in one pixel frame (views of one scene, same size)."""
     sample = jax.vmap(sampler.sample, in_axes=(0, None)) if stacked else sampler.sample
     samples = sample(sampler_state, jax.random.key(0))
     if jax.process_count() > 1:  # a collective: every process must call this
@@ -190,8 +192,10 @@ def _positions_of_image0(sampler_state: Any, sampler: Sampler, stacked: bool) ->
 
         samples = multihost_utils.process_allgather(samples, tiled=True)
     samples = jax.device_get(samples)
-    ids = np.asarray(samples.image_ids).reshape(-1)
-    return np.asarray(samples.positions).reshape(-1, 2)[ids == 0]
+    positions = np.asarray(samples.positions).reshape(-1, 2)
+    if pooled:
+        return positions
+    return positions[np.asarray(samples.image_ids).reshape(-1) == 0]
 
 
 def _sampler_name(sampler: Sampler) -> str:
@@ -343,7 +347,9 @@ def train_and_evaluate(
         record = {"step": step, "elapsed_s": time.perf_counter() - t0, "train_s": train_s}
         record.update({f"eval_{k}": v for k, v in scores.items()})
         run_log.write(record)
-        positions = _positions_of_image0(state.sampler_state, sampler, stacked) if plots else None
+        pooled = "samples_pooled_background" in pictures
+        positions = (_sample_positions(state.sampler_state, sampler, stacked, pooled)
+                     if plots else None)
         if plots and lead:
             save_run_plots(workdir / "plots", run_log.records, pictures, positions,
                            f"{task.name}: {_sampler_name(sampler)}",

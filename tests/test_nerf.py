@@ -17,7 +17,7 @@ from softmining_jax.data.procedural import write_sphere_scene
 from softmining_jax.fields import ProposalField, RadianceField
 from softmining_jax.render import cameras, sampling, volume
 from softmining_jax.tasks import NerfTask
-from softmining_jax.train import adam, train_and_evaluate
+from softmining_jax.train import _sample_positions, adam, train_and_evaluate
 
 SmallField = functools.partial(RadianceField, num_levels=6, log2_table_size=12,
                                max_resolution=64, width=32, direction_frequencies=1)
@@ -132,6 +132,22 @@ def test_interlevel_loss_does_not_leak_into_the_position_gradient(sphere_scene):
     aux_grad = jax.jit(jax.grad(
         lambda p: task.predict(params, p, ids, jax.random.key(1))[1]))(pos)
     np.testing.assert_array_equal(aux_grad, 0.0)
+
+
+def test_sample_pictures_pool_every_view_over_the_mean_view(sphere_scene):
+    task = NerfTask(sphere_scene, field=SmallField, proposal=SmallProposal,
+                    num_proposal_samples=8, num_samples=8, eval_views=1, video_frames=0)
+    _, pictures = task.evaluate(task.init_params(jax.random.key(0)))
+    views = np.stack(sphere_scene.train_images).astype(np.float64) / 255.0
+    np.testing.assert_allclose(pictures["samples_pooled_background"], views.mean(0), atol=1e-5)
+    # With pooling the plots get every sample of every view, not the few on view 0.
+    sampler = samplers.uniform_sampler()
+    state = sampler.init(jax.random.key(1), task.domain, 64)
+    ids = np.asarray(sampler.sample(state, jax.random.key(0)).image_ids)
+    assert len(np.unique(ids)) > 1
+    assert _sample_positions(state, sampler, stacked=False, pooled=True).shape == (64, 2)
+    on_view0 = _sample_positions(state, sampler, stacked=False, pooled=False)
+    assert on_view0.shape == ((ids == 0).sum(), 2)
 
 
 @pytest.mark.slow
