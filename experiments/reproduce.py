@@ -115,6 +115,22 @@ _NERF_TUNING = (
     "alpha0.8_warmup250=soft_mining:WeightSchedule.alpha=0.8;WeightSchedule.warmup_steps=250",
 )
 
+# Pluto with the re-seed fraction 0.5 as the default, towards the 4x aim: the alpha warm-up that
+# helped chair, the alpha sweep again (hard mining led the old 10k table), sharper Langevin
+# concentration, and the instant-ngp style error map updated from the training errors (no dense
+# render, so cheap on the CPU), at two cell sizes. Screening: one seed, 3000 steps.
+_PLUTO_TUNING = (
+    "soft_mining",
+    _WARMUP_250,
+    "warmup0=soft_mining:WeightSchedule.warmup_steps=0",
+    "hard_mining",
+    "alpha0.3=soft_mining:WeightSchedule.alpha=0.3",
+    "beta4=soft_mining:soft_mining_sampler.concentration=4.0",
+    "uniform0.05=soft_mining:soft_mining_sampler.uniform_fraction=0.05",
+    "error_map_feedback",
+    "error_map_feedback_c4=error_map_feedback:error_map_sampler.cell_size=4",
+)
+
 # chair_cpu.gin now ramps alpha up over 250 steps (the result of chair_tuning_cpu); the suites that
 # compare other knobs against the earlier 1000-step warm-up keep it, so they still reproduce.
 _CHAIR_OLD_WARMUP = ("WeightSchedule.warmup_steps = 1000",)
@@ -153,6 +169,8 @@ SUITES: dict[str, list[str]] = {
                                 10_000, 1000, (4, 50), _REINIT_VARIANTS),
     "pluto_reseed_sweep_cpu": _suite("gin_configs/image/pluto.gin", "uniform", "0", 3000, 1000,
                                      (4, 50), _RESEED_SWEEP),
+    "pluto_tuning_cpu": _suite("gin_configs/image/pluto.gin", "uniform", "0", 3000, 1000,
+                               (4, 50), _PLUTO_TUNING),
     "pluto_error_map_ablations_cpu": _suite("gin_configs/image/pluto.gin", "uniform", "0", 5000,
                                             1000, (4, 50), _ERROR_MAP_ABLATIONS),
     # Late-training bias on a dense photograph at the paper's 20k steps (where a prototype saw
@@ -182,6 +200,10 @@ SUITES: dict[str, list[str]] = {
                                (2, 10), _NERF_TUNING, _CHAIR_OLD_WARMUP),
     "fern_cpu": _suite("gin_configs/llff/fern_cpu.gin", "uniform,soft_mining,official",
                        "0,1", 2000, 250, (6, 20)),
+    # Fern with the re-seed fraction 0.5 (fern_cpu ran with 0.1), and chair's shorter alpha
+    # warm-up; seed 0 and one test view, as fern_cpu was run (about 10 min per run on 2 cores).
+    "fern_reinit_cpu": _suite("gin_configs/llff/fern_cpu.gin", "uniform,soft_mining", "0", 2000,
+                              500, (2, 20), (_WARMUP_250,), ("llff_task.eval_views = 1",)),
     # Paper-sized (GPU): 20k steps, 3 seeds.
     "pluto": _suite("gin_configs/image/pluto.gin", ALL_SAMPLERS, "0,1,2", 20_000, 1000,
                     (20, 200), (_ERROR_MAP_1000, _SOFT_ERROR_MAP)),
