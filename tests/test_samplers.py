@@ -436,6 +436,17 @@ def test_error_map_feedback_learns_where_error_is():
     assert np.mean(pos[:, 0] >= 12) > 0.7
 
 
+def test_error_map_feedback_first_observation_replaces_the_optimistic_start():
+    sampler = error_map_sampler(cell_size=4, source="feedback", rebuild_interval=1, ema=0.1)
+    state = sampler.init(jax.random.key(0), Domain.from_sizes([(8, 8)]), 2)
+    smp = Samples(positions=jnp.asarray([[1.0, 1.0], [1.5, 2.0]]), image_ids=jnp.zeros(2, int))
+    fb = Feedback(smp, jnp.zeros(2), jnp.asarray([0.2, 0.4]), jnp.zeros((2, 2)))
+    state = sampler.update(state, fb, jax.random.key(1))
+    np.testing.assert_allclose(state.grid, [[0.3, 1.0], [1.0, 1.0]], rtol=1e-6)  # mean of the two
+    state = sampler.update(state, fb._replace(l1=jnp.asarray([1.3, 1.3])), jax.random.key(2))
+    np.testing.assert_allclose(state.grid[0, 0], 0.9 * 0.3 + 0.1 * 1.3, rtol=1e-6)  # then EMA
+
+
 # --- determinism and transformations ------------------------------------------------------------
 
 

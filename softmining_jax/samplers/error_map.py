@@ -4,7 +4,9 @@ The grid has one cell per ``cell_size`` pixels (1: one cell per pixel, the paper
 "multinomial" reference; 16-32: instant-ngp style). It is refreshed either
 
 * from training feedback (``source="feedback"``): each sample's ``Q`` is blended into its cell
-  with an exponential moving average, cheap but stale; or
+  with an exponential moving average, cheap but stale (a cell starts at 1, above any L1 error of
+  colours in ``[0, 1]``, so unvisited cells are drawn first; its first observation replaces that
+  value instead of being blended into it); or
 * from a dense error image (``source="dense"``): every ``refresh_interval`` steps the train loop
   evaluates the field on every pixel and passes the per-pixel L1 error to ``refresh``. Until the
   first refresh, sampling is uniform (a dense map of the untrained field is meaningless).
@@ -39,6 +41,7 @@ class ErrorMapState:
       grid: ``(R, C)`` float32 mean L1 error per cell (0 in the padding).
       dist: the sampling distribution built from ``grid`` (mass = error x cell area).
       has_map: scalar bool, False until the first dense refresh (dense source only).
+      visited: ``(R, C)`` bool, cells that have had a feedback observation (feedback source).
       num_samples: static batch size.
     """
 
@@ -46,6 +49,7 @@ class ErrorMapState:
     grid: jax.Array
     dist: dist_lib.CellDistribution
     has_map: jax.Array
+    visited: jax.Array
     num_samples: int = struct.field(pytree_node=False)
 
 
@@ -87,7 +91,8 @@ def error_map_sampler(
         grid = (jnp.asarray(layout.cell_areas) > 0).astype(jnp.float32)
         return ErrorMapState(
             step=jnp.zeros((), jnp.int32), grid=grid, dist=dist_lib.uniform(layout),
-            has_map=jnp.asarray(source == "feedback"), num_samples=int(num_samples),
+            has_map=jnp.asarray(source == "feedback"), visited=jnp.zeros(grid.shape, bool),
+            num_samples=int(num_samples),
         )
 
     def sample(state: ErrorMapState, key: jax.Array) -> Samples:
@@ -122,13 +127,16 @@ def error_map_sampler(
         total = jnp.zeros_like(flat).at[idx].add(jnp.where(ok, jnp.maximum(q, 0.0), 0.0))
         count = jnp.zeros_like(flat).at[idx].add(ok.astype(jnp.float32))
         observed = total / jnp.maximum(count, 1.0)
-        flat = jnp.where(count > 0, (1.0 - ema) * flat + ema * observed, flat)
+        seen = state.visited.reshape(-1)
+        blend = jnp.where(seen, ema, 1.0)  # the first observation replaces the optimistic 1
+        flat = jnp.where(count > 0, (1.0 - blend) * flat + blend * observed, flat)
         grid = flat.reshape(state.grid.shape)
+        visited = (seen | (count > 0)).reshape(state.grid.shape)
         step = state.step + 1
         dist = jax.lax.cond(
             step % rebuild_interval == 0, lambda g: _rebuild(layout, g), lambda g: state.dist, grid
         )
-        return state.replace(step=step, grid=grid, dist=dist)
+        return state.replace(step=step, grid=grid, dist=dist, visited=visited)
 
     def refresh(state: ErrorMapState, dense_l1: Sequence[jax.Array]) -> ErrorMapState:
         layout = state.dist.layout
