@@ -99,9 +99,10 @@ def test_every_sampler_config_trains(tmp_path, config):
     assert out["step"] == 4
 
 
-def test_task_config_sets_the_weight_warmup_past_the_sampler_config():
-    """The sampler configs leave the warm-up to the task (class default 1000 steps): a task config,
-    parsed first, can shorten it (chair_cpu: 250) without the sampler config undoing that."""
+def test_task_config_sets_the_weight_warmup_and_reinit_past_the_sampler_config():
+    """The sampler configs leave the warm-up (class default 1000 steps) and the re-seed fraction
+    (default 0.5) to the task: a task config, parsed first, can set them (chair_cpu: warm-up 250;
+    fern_cpu: re-seed 0.1) without the sampler config undoing that."""
     samplers = ROOT / "gin_configs" / "samplers"
     cli.parse_gin([str(ROOT / "gin_configs" / "blender" / "chair_cpu.gin"),
                    str(samplers / "soft_mining.gin")], [])
@@ -111,6 +112,12 @@ def test_task_config_sets_the_weight_warmup_past_the_sampler_config():
                    str(samplers / "soft_mining.gin")], [])
     with pytest.raises(ValueError):  # unbound: WeightSchedule's own default applies
         gin.query_parameter("WeightSchedule.warmup_steps")
+    with pytest.raises(ValueError):  # unbound: the sampler's default 0.5 applies
+        gin.query_parameter("soft_mining_sampler.reinit_fraction")
+    gin.clear_config()
+    cli.parse_gin([str(ROOT / "gin_configs" / "llff" / "fern_cpu.gin"),
+                   str(samplers / "soft_mining.gin")], [])
+    assert gin.query_parameter("soft_mining_sampler.reinit_fraction") == 0.1
 
 
 def test_unknown_gin_names_give_clear_errors(tmp_path):
