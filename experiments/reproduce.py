@@ -198,6 +198,10 @@ SUITES: dict[str, list[str]] = {
     # full budget, two seeds (the old warm-up on these seeds is chair_reinit_cpu's reinit0.5).
     "chair_warmup_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform", "0,1", 2000, 250,
                                (6, 20), (_WARMUP_250,)),
+    # Pictures: where chair's rays go, every view's samples pooled over the mean training view
+    # (the other chair sections ran before the pooled pictures and show view 0's ~10 samples).
+    "chair_pictures_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0",
+                                 500, 250, (1, 5)),
     # One seed, 1000 steps: which of the official preset's differences matter on NeRF.
     "chair_ablations_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform", "0", 1000, 250,
                                   (2, 10), _NERF_ABLATIONS),
