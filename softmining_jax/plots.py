@@ -102,7 +102,7 @@ def save_run_plots(
     pooled = "samples_pooled_background" in pictures
     background = pictures.get("samples_pooled_background",
                               pictures.get("samples_background", pictures.get("target")))
-    where = "every view's, over the mean view" if pooled else "image 0"
+    where = "all views" if pooled else "image 0"
     if positions is not None and background is not None:
         fig = Figure(figsize=(6, 6))
         ax = fig.subplots()
@@ -118,8 +118,7 @@ def save_run_plots(
         _show_error(axes[0], pictures["error"])
         axes[0].set_title(f"error, step {step}")
         _show_samples(axes[1], background, positions)
-        axes[1].set_title(f"{len(positions)} samples ({'all views' if pooled else 'image 0'}),"
-                          f" step {step}")
+        axes[1].set_title(f"{len(positions)} samples ({where}), step {step}")
         fig.suptitle(title)
         fig.tight_layout()
         (out / "history").mkdir(exist_ok=True)

@@ -211,14 +211,13 @@ class NerfTask:
             out.append(np.asarray(rendered)[: chunk - pad])
         return np.concatenate(out).reshape(self.scene.height, self.scene.width, 3)
 
+    @functools.cached_property
     def _mean_train_view(self) -> np.ndarray:
         """``(H, W, 3)`` float32 mean of the training views in ``[0, 1]`` (computed once)."""
-        if getattr(self, "_mean_view", None) is None:
-            total = np.zeros(np.shape(self.scene.train_images[0]), np.float32)
-            for image in self.scene.train_images:  # one view at a time: no (N, H, W, 3) float copy
-                total += np.asarray(image, np.float32)
-            self._mean_view = total / (255.0 * len(self.scene.train_images))
-        return self._mean_view
+        total = np.zeros(np.shape(self.scene.train_images[0]), np.float32)
+        for image in self.scene.train_images:  # one view at a time: no (N, H, W, 3) float copy
+            total += np.asarray(image, np.float32)
+        return total / (255.0 * len(self.scene.train_images))
 
     def _score_views(self, params, indices, out_dir: pathlib.Path | None = None):
         scores = {"psnr": [], "ssim": [], "lpips": []}
@@ -235,7 +234,7 @@ class NerfTask:
                 # Samples live on the training views, about N / views of them per view: the plots
                 # pool every view's samples in one pixel frame, over the mean training view.
                 first = {"reconstruction": pred, "target": target, "error": err,
-                         "samples_pooled_background": self._mean_train_view()}
+                         "samples_pooled_background": self._mean_train_view}
             if out_dir is not None:
                 Image.fromarray(_to_uint8(pred)).save(out_dir / f"{i:03d}.png")
                 scale = max(float(err.max()), 1e-6)
