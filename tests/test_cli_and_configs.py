@@ -99,10 +99,11 @@ def test_every_sampler_config_trains(tmp_path, config):
     assert out["step"] == 4
 
 
-def test_task_config_sets_the_weight_warmup_and_reinit_past_the_sampler_config():
-    """The sampler configs leave the warm-up (class default 1000 steps) and the re-seed fraction
-    (default 0.5) to the task: a task config, parsed first, can set them (chair_cpu: warm-up 250;
-    fern_cpu: re-seed 0.1) without the sampler config undoing that."""
+def test_task_config_sets_the_warmup_reinit_and_step_past_the_sampler_config():
+    """The sampler configs leave the warm-up (class default 1000 steps), the re-seed fraction
+    (default 0.5) and the Langevin step (default 2 px^2) to the task: a task config, parsed first,
+    can set them (chair_cpu: warm-up 250; fern_cpu: re-seed 0.1, step 50) without the sampler
+    config undoing that."""
     samplers = ROOT / "gin_configs" / "samplers"
     cli.parse_gin([str(ROOT / "gin_configs" / "blender" / "chair_cpu.gin"),
                    str(samplers / "soft_mining.gin")], [])
@@ -112,12 +113,15 @@ def test_task_config_sets_the_weight_warmup_and_reinit_past_the_sampler_config()
                    str(samplers / "soft_mining.gin")], [])
     with pytest.raises(ValueError):  # unbound: WeightSchedule's own default applies
         gin.query_parameter("WeightSchedule.warmup_steps")
-    with pytest.raises(ValueError):  # unbound: the sampler's default 0.5 applies
-        gin.query_parameter("soft_mining_sampler.reinit_fraction")
-    gin.clear_config()
-    cli.parse_gin([str(ROOT / "gin_configs" / "llff" / "fern_cpu.gin"),
-                   str(samplers / "soft_mining.gin")], [])
-    assert gin.query_parameter("soft_mining_sampler.reinit_fraction") == 0.1
+    for name in ("reinit_fraction", "step_size"):
+        with pytest.raises(ValueError):  # unbound: the sampler's own default applies
+            gin.query_parameter(f"soft_mining_sampler.{name}")
+    for sampler_config in ("soft_mining.gin", "soft_mining_error_map.gin", "hard_mining.gin"):
+        gin.clear_config()
+        cli.parse_gin([str(ROOT / "gin_configs" / "llff" / "fern_cpu.gin"),
+                       str(samplers / sampler_config)], [])
+        assert gin.query_parameter("soft_mining_sampler.reinit_fraction") == 0.1
+        assert gin.query_parameter("soft_mining_sampler.step_size") == 50.0
 
 
 def test_unknown_gin_names_give_clear_errors(tmp_path):
