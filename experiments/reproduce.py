@@ -224,6 +224,13 @@ SUITES: dict[str, list[str]] = {
     # long before the 8 px clip) at the full budget, two seeds, and beta 8 to see the trend.
     "chair_beta_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform", "0,1", 2000, 250,
                              (6, 20), (_CHAIR_BETA_4, _CHAIR_BETA_8)),
+    # Timing only: what soft mining's per-step overhead on NeRF is made of. Without the drift
+    # the position gradient is unused and XLA drops it, so the gap between soft_mining and
+    # no_drift is the price of the gradient, the rest is the sampler's own update.
+    "chair_step_cost_cpu": [*_suite("gin_configs/blender/chair_cpu.gin", "uniform,soft_mining",
+                                    "0", 2000, 250, (10, 20),
+                                    ("no_drift=soft_mining:soft_mining_sampler.drift=False",)),
+                            "--timing_only"],
     # One seed, 1000 steps: which of the official preset's differences matter on NeRF.
     "chair_ablations_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform", "0", 1000, 250,
                                   (2, 10), _NERF_ABLATIONS),

@@ -356,6 +356,24 @@ def test_adversarial_feedback_keeps_state_finite_and_inside(name):
     _check_inside(sample(state, jax.random.key(99)), sizes)
 
 
+def test_without_drift_the_position_gradient_is_ignored():
+    """drift=False: a non-finite position gradient neither restarts a sample nor moves it (the
+    gradient is unused, so a jitted train step need not compute it)."""
+    sizes = ((64, 64),)
+    sampler = soft_mining_sampler(step_size=1e-6, drift=False, reinit_fraction=0.0,
+                                  uniform_fraction=0.0)
+    state = sampler.init(jax.random.key(0), Domain.from_sizes(sizes), 8)
+    smp = sampler.sample(state, jax.random.key(1))
+    grad = jnp.full((8, 2), jnp.nan)
+    new = sampler.update(state, Feedback(smp, jnp.ones(8), jnp.ones(8), grad), jax.random.key(2))
+    np.testing.assert_allclose(np.asarray(new.positions), np.asarray(state.positions), atol=1e-2)
+    assert float(new.reinit_fraction) == 0.0
+    with_drift = soft_mining_sampler(step_size=1e-6, reinit_fraction=0.0, uniform_fraction=0.0)
+    new = with_drift.update(state, Feedback(smp, jnp.ones(8), jnp.ones(8), grad),
+                            jax.random.key(2))
+    assert float(new.reinit_fraction) == 1.0  # with the drift a NaN gradient restarts the sample
+
+
 def test_samples_on_the_border_stay_valid():
     sampler = soft_mining_sampler(step_size=1e-6, max_drift=None)
     sizes = ((8, 8),)

@@ -202,7 +202,9 @@ def soft_mining_sampler(
         rand = jax.random.uniform(key, (n, 8))
         err = jnp.asarray(feedback.errors, jnp.float32)
         grad = jnp.asarray(feedback.error_grads, jnp.float32)
-        bad = ~jnp.isfinite(err) | ~jnp.all(jnp.isfinite(grad), axis=-1)
+        bad = ~jnp.isfinite(err)
+        if drift:  # without the drift the position gradient is unused, and XLA need not compute it
+            bad = bad | ~jnp.all(jnp.isfinite(grad), axis=-1)
         err = jnp.where(bad, 0.0, jnp.maximum(err, 0.0))
         grad_log = jnp.where(bad[:, None], 0.0, grad) / jnp.maximum(err, _ERR_FLOOR)[:, None]
         # Bounded so the squared drift length cannot overflow float32; the trust region clips
