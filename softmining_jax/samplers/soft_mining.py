@@ -95,7 +95,8 @@ def soft_mining_sampler(
       concentration: ``beta``; the stationary density is proportional to ``err^beta``.
       a, b: the paper's form ``x + a grad log err + b noise``; if both are given they override
         ``step_size``/``concentration`` (``eps = b^2/2``, ``beta = 2a/b^2``).
-      drift: if False, only noise and re-initialisation move the samples.
+      drift: if False, only noise and re-initialisation move the samples; the position gradient
+        is then unused (a jitted train step does not compute it).
       max_drift: trust region: the drift vector is clipped to this length in pixels (None: off).
       reinit_fraction: the lowest-error fraction restarts from the prior each step (0.5, was 0.1:
         faster than 0.1 and 0.3 on Pluto and Albert, level with 0.3 on chair; docs/results.md).
