@@ -202,21 +202,23 @@ def soft_mining_sampler(
         # the prior or uniformly, never both, so the two restarts can share the position columns.
         rand = jax.random.uniform(key, (n, 8))
         err = jnp.asarray(feedback.errors, jnp.float32)
-        grad = jnp.asarray(feedback.error_grads, jnp.float32)
         bad = ~jnp.isfinite(err)
         if drift:  # without the drift the position gradient is unused, and XLA need not compute it
+            grad = jnp.asarray(feedback.error_grads, jnp.float32)
             bad = bad | ~jnp.all(jnp.isfinite(grad), axis=-1)
         err = jnp.where(bad, 0.0, jnp.maximum(err, 0.0))
-        grad_log = jnp.where(bad[:, None], 0.0, grad) / jnp.maximum(err, _ERR_FLOOR)[:, None]
-        # Bounded so the squared drift length cannot overflow float32; the trust region clips
-        # far below this anyway.
-        grad_log = jnp.clip(grad_log, -_MAX_GRAD_LOG, _MAX_GRAD_LOG)
 
         hw = jnp.asarray(sizes, jnp.float32)[ids]
         wh = hw[:, ::-1]  # (N, 2) as (W, H), matching (x, y)
         scale = jnp.maximum(wh - 1.0, 1.0) if normalized_units else jnp.ones_like(wh)
-        coef = drift_coef / n if gradient_of_mean else drift_coef
-        step_drift = coef * scale * grad_log if drift else jnp.zeros_like(x)
+        if drift:
+            grad_log = jnp.where(bad[:, None], 0.0, grad) / jnp.maximum(err, _ERR_FLOOR)[:, None]
+            # Bounded so the squared drift length cannot overflow float32; the trust region clips
+            # far below this anyway.
+            grad_log = jnp.clip(grad_log, -_MAX_GRAD_LOG, _MAX_GRAD_LOG)
+            step_drift = (drift_coef / n if gradient_of_mean else drift_coef) * scale * grad_log
+        else:
+            step_drift = jnp.zeros_like(x)
         length = jnp.linalg.norm(step_drift, axis=-1, keepdims=True)
         clipped = jnp.zeros((n,), bool)
         if max_drift is not None:
