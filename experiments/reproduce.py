@@ -198,6 +198,10 @@ SUITES: dict[str, list[str]] = {
         "gin_configs/image/albert.gin", "uniform,soft_mining", "0", 20_000, 2500, (4, 50),
         ("soft_fade=soft_mining:soft_mining_sampler.uniform_fade=(10000, 20000);"
          "WeightSchedule.fade_start=10000;WeightSchedule.fade_end=20000",)),
+    # The same 20k-step check with the current defaults (re-seed fraction 0.5; albert_fade_cpu
+    # ran with 0.1), two seeds: is the final PSNR still never below uniform's?
+    "albert_20k_cpu": _suite("gin_configs/image/albert.gin", "uniform,soft_mining", "0,1", 20_000,
+                             2500, (4, 50)),
     # NeRF, CPU-sized (100x100 views, 1024 rays, 32 + 32 samples).
     "chair_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform,soft_mining,official",
                         "0,1", 2000, 250, (6, 20)),
@@ -231,6 +235,15 @@ SUITES: dict[str, list[str]] = {
                                     "0", 2000, 250, (10, 20),
                                     ("no_drift=soft_mining:soft_mining_sampler.drift=False",)),
                             "--timing_only"],
+    # The position gradient is soft mining's whole overhead on NeRF (chair_step_cost_cpu): what
+    # does the drift buy on chair, and does drifting on every second or fourth step only (the
+    # train step skips the gradient in between) keep it? One seed, 1000 steps, as
+    # chair_langevin_cpu, with more timing rounds: the time ratio is half the question here.
+    "chair_drift_interval_cpu": _suite(
+        "gin_configs/blender/chair_cpu.gin", "uniform", "0", 1000, 250, (8, 20),
+        ("soft_mining", "no_drift=soft_mining:soft_mining_sampler.drift=False",
+         "drift_every2=soft_mining:soft_mining_sampler.drift_interval=2",
+         "drift_every4=soft_mining:soft_mining_sampler.drift_interval=4")),
     # One seed, 1000 steps: which of the official preset's differences matter on NeRF.
     "chair_ablations_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform", "0", 1000, 250,
                                   (2, 10), _NERF_ABLATIONS),

@@ -116,7 +116,8 @@ def make_train_step(
     """The pure training step ``state -> (state, metrics)`` (jit it).
 
     The parameter gradient and ``d loss / d x_i = (w_i / N) grad_x err_i`` come from one backward
-    pass; the sampler receives ``grad_x err_i`` (``N / w_i`` times the position gradient). A step
+    pass; the sampler receives ``grad_x err_i`` (``N / w_i`` times the position gradient), or
+    zeros on the steps its ``position_gradient_due`` says it will not read them. A step
     with a non-finite loss or gradient leaves params and optimizer state unchanged and is counted.
 
     With ``axis_name`` the step is the per-device step of a data-parallel run (under ``pmap`` or
@@ -137,13 +138,23 @@ def make_train_step(
         return loss, (err, l1, w)
 
     grad_fn = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)
+    params_grad_fn = jax.value_and_grad(loss_fn, argnums=0, has_aux=True)
+
+    def without_position_gradient(*args):
+        value, g_params = params_grad_fn(*args)
+        return value, (g_params, jnp.zeros_like(args[1]))
 
     def step(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
         key, k_sample, k_predict, k_update = jax.random.split(state.key, 4)
         samples = sampler.sample(state.sampler_state, k_sample)
-        (loss, (err, l1, w)), (g_params, g_pos) = grad_fn(
-            state.params, samples.positions, samples.image_ids, state.sampler_state, k_predict
-        )
+        args = (state.params, samples.positions, samples.image_ids, state.sampler_state,
+                k_predict)
+        if sampler.position_gradient_due is None:
+            value_and_grads = grad_fn(*args)
+        else:  # only the taken branch runs: the backward pass skips the position path when not due
+            value_and_grads = jax.lax.cond(sampler.position_gradient_due(state.sampler_state),
+                                           grad_fn, without_position_gradient, *args)
+        (loss, (err, l1, w)), (g_params, g_pos) = value_and_grads
         n = err.shape[0]
         error_grads = g_pos * (n / jnp.maximum(w, _TINY))[:, None]
         g_params, loss = mean_over_devices((g_params, loss))

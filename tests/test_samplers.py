@@ -374,6 +374,34 @@ def test_without_drift_the_position_gradient_is_ignored():
     assert float(new.reinit_fraction) == 1.0  # with the drift a NaN gradient restarts the sample
 
 
+def test_drift_interval_drifts_on_due_steps_only():
+    """drift_interval=2: the drift moves the chains on even updates; on odd ones the gradient is
+    not read (a NaN neither moves nor restarts a sample) and the train step is told to skip it."""
+    sizes = ((64, 64),)
+    sampler = soft_mining_sampler(a=4.0, b=0.0, drift_interval=2, reinit_fraction=0.0,
+                                  uniform_fraction=0.0)
+    assert soft_mining_sampler().position_gradient_due is None
+    assert soft_mining_sampler(drift=False, drift_interval=2).position_gradient_due is None
+    state = sampler.init(jax.random.key(0), Domain.from_sizes(sizes), 8)
+    state = state.replace(positions=jnp.full((8, 2), 32.0))
+    smp = sampler.sample(state, jax.random.key(1))
+    right = jnp.tile(jnp.asarray([[1.0, 0.0]]), (8, 1))
+    ones = jnp.ones(8)
+
+    def update(state, grad):
+        return sampler.update(state, Feedback(smp, ones, ones, grad), jax.random.key(2))
+
+    assert bool(sampler.position_gradient_due(state))
+    moved = update(state, right)
+    np.testing.assert_allclose(np.asarray(moved.positions), [[36.0, 32.0]] * 8)  # a * grad / err
+    assert not bool(sampler.position_gradient_due(moved))
+    rested = update(moved, jnp.full((8, 2), jnp.nan))
+    np.testing.assert_array_equal(np.asarray(rested.positions), np.asarray(moved.positions))
+    assert float(rested.reinit_fraction) == 0.0 and float(rested.mean_drift) == 0.0
+    assert bool(sampler.position_gradient_due(rested))
+    np.testing.assert_allclose(np.asarray(update(rested, right).positions), [[40.0, 32.0]] * 8)
+
+
 def test_samples_on_the_border_stay_valid():
     sampler = soft_mining_sampler(step_size=1e-6, max_drift=None)
     sizes = ((8, 8),)
@@ -396,6 +424,8 @@ def test_samples_on_the_border_stay_valid():
         lambda: soft_mining_sampler(uniform_fraction=-0.1),
         lambda: soft_mining_sampler(prior="sobel"),
         lambda: soft_mining_sampler(boundary="wrap"),
+        lambda: soft_mining_sampler(drift_interval=0),
+        lambda: soft_mining_sampler(drift_interval=1.5),
         lambda: soft_mining_sampler(a=1.0),
         lambda: soft_mining_sampler(max_drift=0.0),
         lambda: error_map_sampler(source="stale"),

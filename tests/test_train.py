@@ -64,6 +64,39 @@ def test_resume_equals_uninterrupted(tmp_path, name):
     assert int(a.step) == 60
 
 
+def test_drift_interval_skips_the_position_gradient_between_drift_steps():
+    """With drift_interval=2 a due step equals the every-step drift's, and the step after it
+    equals a drift-free sampler's positions with the same parameter update."""
+    from softmining_jax.train import adam, init_train_state, make_train_step
+
+    task, opt = tiny_task(), adam(num_steps=10)
+    every, second = (samplers.soft_mining_sampler(drift_interval=k) for k in (1, 2))
+    never = samplers.soft_mining_sampler(drift=False)
+    step = {name: jax.jit(make_train_step(task, s, opt))
+            for name, s in dict(every=every, second=second, never=never).items()}
+    state = init_train_state(task, every, opt, 64, 0)
+
+    def same(a, b, params_rtol=0.0):
+        np.testing.assert_array_equal(np.asarray(a.sampler_state.positions),
+                                      np.asarray(b.sampler_state.positions))
+        for x, y in zip(jax.tree_util.tree_leaves(a.params), jax.tree_util.tree_leaves(b.params),
+                        strict=True):
+            np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=params_rtol, atol=1e-7)
+
+    due, _ = step["second"](state)
+    same(due, step["every"](state)[0], params_rtol=1e-6)
+    assert float(due.sampler_state.mean_drift) > 0.0
+    skipped, metrics = step["second"](due)
+    same(skipped, step["never"](due)[0], params_rtol=1e-6)
+    drifted = step["every"](due)[0]
+    assert not np.array_equal(np.asarray(drifted.sampler_state.positions),
+                              np.asarray(skipped.sampler_state.positions))
+    for x, y in zip(jax.tree_util.tree_leaves(drifted.params),
+                    jax.tree_util.tree_leaves(skipped.params), strict=True):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6, atol=1e-7)
+    assert float(metrics["mean_drift"]) == 0.0
+
+
 def test_training_improves_psnr_and_writes_outputs(tmp_path):
     from softmining_jax.configurables import image_fitting_task
 

@@ -54,6 +54,7 @@ SampleFn = Callable[[SamplerState, jax.Array], Samples]
 LossWeightsFn = Callable[[SamplerState, jax.Array], jax.Array]
 UpdateFn = Callable[[SamplerState, Feedback, jax.Array], SamplerState]
 RefreshFn = Callable[[SamplerState, Sequence[jax.Array]], SamplerState]
+GradientDueFn = Callable[[SamplerState], jax.Array]
 
 
 def _no_refresh(state: SamplerState, dense_l1: Sequence[jax.Array]) -> SamplerState:
@@ -75,6 +76,10 @@ class Sampler(NamedTuple):
         do not use dense error maps.
       dense_refresh_interval: the train loop computes ``dense_l1`` and calls ``refresh`` every this
         many steps (0: never).
+      position_gradient_due: ``position_gradient_due(state) -> ()`` bool: whether this step's
+        ``update`` reads ``Feedback.error_grads``. On the other steps the train step skips the
+        position gradient (its ``error_grads`` are zeros). None: every step (a sampler that never
+        reads them costs nothing either way: XLA drops the unused gradient).
     """
 
     init: InitFn
@@ -83,3 +88,4 @@ class Sampler(NamedTuple):
     update: UpdateFn
     refresh: RefreshFn = _no_refresh
     dense_refresh_interval: int = 0
+    position_gradient_due: GradientDueFn | None = None

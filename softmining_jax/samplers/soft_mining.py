@@ -74,6 +74,7 @@ def soft_mining_sampler(
     a: float | None = None,
     b: float | None = None,
     drift: bool = True,
+    drift_interval: int = 1,
     max_drift: float | None = 8.0,
     reinit_fraction: float = 0.5,
     uniform_fraction: float = 0.1,
@@ -97,6 +98,10 @@ def soft_mining_sampler(
         ``step_size``/``concentration`` (``eps = b^2/2``, ``beta = 2a/b^2``).
       drift: if False, only noise and re-initialisation move the samples; the position gradient
         is then unused (a jitted train step does not compute it).
+      drift_interval: apply the drift on every this many-th update only (those whose ``step`` is
+        a multiple of it); on the others only noise and re-initialisation move the samples, and
+        the train step skips the position gradient, whose backward pass through the field is
+        what the drift costs (about 6% of a CPU chair step; docs/results.md).
       max_drift: trust region: the drift vector is clipped to this length in pixels (None: off).
       reinit_fraction: the lowest-error fraction restarts from the prior each step (0.5, was 0.1:
         faster than 0.1 and 0.3 on Pluto and Albert, level with 0.3 on chair; docs/results.md).
@@ -138,6 +143,9 @@ def soft_mining_sampler(
         if not b >= 0:
             raise ValueError(f"b must be >= 0, got {b}.")
         drift_coef, noise_std = float(a), float(b)
+    if int(drift_interval) != drift_interval or drift_interval < 1:
+        raise ValueError(f"drift_interval must be a positive step count, got {drift_interval}.")
+    drift_interval = int(drift_interval)
     if max_drift is not None and not max_drift > 0:
         raise ValueError(f"max_drift must be > 0 pixels or None, got {max_drift}.")
     _check_fraction("reinit_fraction", reinit_fraction)
@@ -193,6 +201,9 @@ def soft_mining_sampler(
     def loss_weights(state: SoftMiningState, l1: jax.Array) -> jax.Array:
         return schedule(l1, state.step)
 
+    def drift_due(state: SoftMiningState) -> jax.Array:
+        return state.step % drift_interval == 0
+
     def update(state: SoftMiningState, feedback: Feedback, key: jax.Array) -> SoftMiningState:
         sizes = state.sizes
         x, ids = state.positions, state.image_ids
@@ -205,18 +216,22 @@ def soft_mining_sampler(
         bad = ~jnp.isfinite(err)
         if drift:  # without the drift the position gradient is unused, and XLA need not compute it
             grad = jnp.asarray(feedback.error_grads, jnp.float32)
-            bad = bad | ~jnp.all(jnp.isfinite(grad), axis=-1)
+            bad_grad = ~jnp.all(jnp.isfinite(grad), axis=-1)
+            bad = bad | (bad_grad & drift_due(state) if drift_interval > 1 else bad_grad)
         err = jnp.where(bad, 0.0, jnp.maximum(err, 0.0))
 
         hw = jnp.asarray(sizes, jnp.float32)[ids]
         wh = hw[:, ::-1]  # (N, 2) as (W, H), matching (x, y)
         scale = jnp.maximum(wh - 1.0, 1.0) if normalized_units else jnp.ones_like(wh)
         if drift:
-            grad_log = jnp.where(bad[:, None], 0.0, grad) / jnp.maximum(err, _ERR_FLOOR)[:, None]
+            grad = jnp.where(bad[:, None] | bad_grad[:, None], 0.0, grad)
+            grad_log = grad / jnp.maximum(err, _ERR_FLOOR)[:, None]
             # Bounded so the squared drift length cannot overflow float32; the trust region clips
             # far below this anyway.
             grad_log = jnp.clip(grad_log, -_MAX_GRAD_LOG, _MAX_GRAD_LOG)
             step_drift = (drift_coef / n if gradient_of_mean else drift_coef) * scale * grad_log
+            if drift_interval > 1:  # the gradient of a step that is not due is zeros, not read
+                step_drift = jnp.where(drift_due(state), step_drift, 0.0)
         else:
             step_drift = jnp.zeros_like(x)
         length = jnp.linalg.norm(step_drift, axis=-1, keepdims=True)
@@ -279,8 +294,9 @@ def soft_mining_sampler(
         return state.replace(prior=dist_lib.from_pixel_weights(state.prior.layout, dense_l1))
 
     interval = int(refresh_interval) if prior == "error_map" else 0
+    due = drift_due if drift and drift_interval > 1 else None
     return Sampler(init=init, sample=sample, loss_weights=loss_weights, update=update,
-                   refresh=refresh, dense_refresh_interval=interval)
+                   refresh=refresh, dense_refresh_interval=interval, position_gradient_due=due)
 
 
 def hard_mining_sampler(**kwargs) -> Sampler:
