@@ -14,13 +14,13 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 
-def _sampler():
+def _sampler(drift_interval: int = 1):
     from softmining_jax import samplers
 
     # No randomness that matters: noise of ~1e-6 px, no re-initialisation, reflection at borders.
     return samplers.soft_mining_sampler(
-        step_size=1e-12, concentration=2e12, max_drift=1.0, reinit_fraction=0.0,
-        uniform_fraction=0.0, boundary="reflect",
+        step_size=1e-12, concentration=2e12, drift_interval=drift_interval, max_drift=1.0,
+        reinit_fraction=0.0, uniform_fraction=0.0, boundary="reflect",
         weights=samplers.WeightSchedule(alpha=0.6, warmup_steps=5, clamp_std=None))
 
 
@@ -42,7 +42,8 @@ def check_equivalence() -> None:
     from softmining_jax.train import adam, init_train_state, make_train_step
 
     assert jax.device_count() == 4, jax.devices()
-    task, sampler, opt = tiny_task(), _sampler(), adam(num_steps=10)
+    # Drift on every second step: both branches of the train step's position-gradient cond run.
+    task, sampler, opt = tiny_task(), _sampler(drift_interval=2), adam(num_steps=10)
     single = init_train_state(task, sampler, opt, 64, seed=0)
     step1 = jax.jit(make_train_step(task, sampler, opt))
     results = {}
