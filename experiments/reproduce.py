@@ -244,6 +244,14 @@ SUITES: dict[str, list[str]] = {
         ("soft_mining", "no_drift=soft_mining:soft_mining_sampler.drift=False",
          "drift_every2=soft_mining:soft_mining_sampler.drift_interval=2",
          "drift_every4=soft_mining:soft_mining_sampler.drift_interval=4")),
+    # The combination on NeRF: chains re-seeded from a dense error map of all 100 training views
+    # (a full render of every view per refresh) instead of their Sobel edges. Steps first: on
+    # the CPU the refreshes cost more than they can save in time. One seed, 1000 steps (soft
+    # mining with edges on this seed and budget: chair_drift_interval_cpu).
+    "chair_errmap_cpu": _suite(
+        "gin_configs/blender/chair_cpu.gin", "uniform", "0", 1000, 250, (2, 10),
+        ("soft_errmap_r250=soft_mining_error_map:soft_mining_sampler.refresh_interval=250",
+         "soft_errmap_r100=soft_mining_error_map:soft_mining_sampler.refresh_interval=100")),
     # One seed, 1000 steps: which of the official preset's differences matter on NeRF.
     "chair_ablations_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform", "0", 1000, 250,
                                   (2, 10), _NERF_ABLATIONS),
@@ -267,6 +275,11 @@ SUITES: dict[str, list[str]] = {
     "fern_step_cpu": _suite("gin_configs/llff/fern_cpu.gin", "uniform,official", "0", 2000, 500,
                             (2, 20), (_FERN_EPS_50, _FERN_EPS_50_DRIFT_32),
                             ("llff_task.eval_views = 1", "llff_task.video_frames = 0")),
+    # fern_step_cpu's comparison on a second seed (fern_cpu.gin now holds eps 50), the same test
+    # view: is soft mining's lead over `official` more than one seed's luck?
+    "fern_seed1_cpu": _suite("gin_configs/llff/fern_cpu.gin", "uniform,soft_mining,official", "1",
+                             2000, 500, (2, 20),
+                             bindings=("llff_task.eval_views = 1", "llff_task.video_frames = 0")),
     # Paper-sized (GPU): 20k steps, 3 seeds.
     "pluto": _suite("gin_configs/image/pluto.gin", ALL_SAMPLERS, "0,1,2", 20_000, 1000,
                     (20, 200), (_ERROR_MAP_1000, _SOFT_ERROR_MAP)),
