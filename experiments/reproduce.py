@@ -247,8 +247,9 @@ SUITES: dict[str, list[str]] = {
     # chair_drift_interval_cpu found the drift buys chair nothing in steps (3.14x without it,
     # 3.13x with it, 1 seed, 1000 steps) while it is all of the per-step overhead: soft mining
     # without the drift at the full budget, two seeds, against chair_warmup_cpu's 3.37x.
-    "chair_no_drift_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform", "0,1", 2000, 250,
-                                 (6, 20), ("no_drift=soft_mining:soft_mining_sampler.drift=False",)),
+    "chair_no_drift_cpu": _suite(
+        "gin_configs/blender/chair_cpu.gin", "uniform", "0,1", 2000, 250, (6, 20),
+        ("no_drift=soft_mining:soft_mining_sampler.drift=False",)),
     # One seed, 1000 steps: which of the official preset's differences matter on NeRF.
     "chair_ablations_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform", "0", 1000, 250,
                                   (2, 10), _NERF_ABLATIONS),
