@@ -217,20 +217,21 @@ def soft_mining_sampler(
         if drift:  # without the drift the position gradient is unused, and XLA need not compute it
             grad = jnp.asarray(feedback.error_grads, jnp.float32)
             bad_grad = ~jnp.all(jnp.isfinite(grad), axis=-1)
-            bad = bad | (bad_grad & drift_due(state) if drift_interval > 1 else bad_grad)
+            if drift_interval > 1:  # a step that is not due does not read the gradient
+                bad_grad = bad_grad & drift_due(state)
+            bad = bad | bad_grad
         err = jnp.where(bad, 0.0, jnp.maximum(err, 0.0))
 
         hw = jnp.asarray(sizes, jnp.float32)[ids]
         wh = hw[:, ::-1]  # (N, 2) as (W, H), matching (x, y)
         scale = jnp.maximum(wh - 1.0, 1.0) if normalized_units else jnp.ones_like(wh)
         if drift:
-            grad = jnp.where(bad[:, None] | bad_grad[:, None], 0.0, grad)
-            grad_log = grad / jnp.maximum(err, _ERR_FLOOR)[:, None]
+            grad_log = jnp.where(bad[:, None], 0.0, grad) / jnp.maximum(err, _ERR_FLOOR)[:, None]
             # Bounded so the squared drift length cannot overflow float32; the trust region clips
             # far below this anyway.
             grad_log = jnp.clip(grad_log, -_MAX_GRAD_LOG, _MAX_GRAD_LOG)
             step_drift = (drift_coef / n if gradient_of_mean else drift_coef) * scale * grad_log
-            if drift_interval > 1:  # the gradient of a step that is not due is zeros, not read
+            if drift_interval > 1:  # selected away, whatever the unread gradient held
                 step_drift = jnp.where(drift_due(state), step_drift, 0.0)
         else:
             step_drift = jnp.zeros_like(x)
