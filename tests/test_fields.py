@@ -17,6 +17,7 @@ from softmining_jax.fields import (
     ImageField,
     hash_encode,
 )
+from softmining_jax.fields.hash_grid import _interpolation_slopes
 
 jax.config.update("jax_enable_x64", False)
 
@@ -101,6 +102,30 @@ def test_gradients_match_finite_differences_and_autodiff(dim):
     # Outside [0, 1] the input is clamped: zero position gradient.
     outside = jnp.full((8, dim), 1.5)
     assert float(jnp.abs(jax.grad(f, argnums=1)(table, outside)).max()) == 0.0
+
+
+def test_interpolation_slopes_by_hand():
+    # Bilinear over corners (00, 01, 10, 11) = (a, b, c, d) at fractions (u, v):
+    # d/du = (c - a)(1 - v) + (d - b) v and d/dv = (b - a)(1 - u) + (d - c) u.
+    a, b, c, d, u, v = 1.0, -2.0, 4.0, 0.5, 0.25, 0.75
+    got = _interpolation_slopes(jnp.asarray([[[a, b, c, d]]]), jnp.asarray([[[u, v]]]))
+    want = [(c - a) * (1 - v) + (d - b) * v, (b - a) * (1 - u) + (d - c) * u]
+    np.testing.assert_allclose(np.asarray(got)[0, 0], want, rtol=1e-6)
+    # 1-D: the slope is the difference of the two ends.
+    got = _interpolation_slopes(jnp.asarray([[[3.0, 5.0]]]), jnp.asarray([[[0.4]]]))
+    np.testing.assert_allclose(np.asarray(got)[0, 0], [2.0])
+    # 3-D: against autodiff of the corner-weight form, at random fractions and values.
+    rng = np.random.default_rng(2)
+    values = jnp.asarray(rng.normal(size=(5, 4, 8)), jnp.float32)
+    frac = jnp.asarray(rng.uniform(size=(5, 4, 3)), jnp.float32)
+    corners = np.asarray(list(itertools.product((0, 1), repeat=3)), np.float32)
+
+    def interpolate(f):
+        w = jnp.prod(jnp.where(corners[None, None] > 0, f[:, :, None], 1.0 - f[:, :, None]), -1)
+        return jnp.sum(w * values)
+
+    want = jax.grad(interpolate)(frac)
+    np.testing.assert_allclose(_interpolation_slopes(values, frac), want, rtol=1e-5, atol=1e-5)
 
 
 def test_flax_modules_shapes():
