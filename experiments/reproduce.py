@@ -189,6 +189,15 @@ SUITES: dict[str, list[str]] = {
     # refreshed every 1000 steps, pull ahead late in training?
     "pluto_20k_cpu": _suite("gin_configs/image/pluto.gin", "uniform,soft_mining", "0,1", 20_000,
                             1000, (4, 50), (_ERROR_MAP_1000, _SOFT_ERROR_MAP)),
+    # The 4x aim on Pluto: the prototype's 4.17x came from dense error maps refreshed every
+    # 100-250 steps; pluto_20k_cpu refreshed every 1000 (error map 3.09x, Langevin chains
+    # re-seeded from it 3.59x). Both with a refresh every 250 steps at the paper's budget (each
+    # refresh is a full 2048x2018 render, ~3 s on 2 CPU cores: the step ratio is the question
+    # here, the CPU wall-clock will be poor).
+    "pluto_refresh_cpu": _suite(
+        "gin_configs/image/pluto.gin", "uniform", "0,1", 20_000, 1000, (4, 50),
+        ("soft_errmap_r250=soft_mining_error_map:soft_mining_sampler.refresh_interval=250",
+         "error_map_r250=error_map:error_map_sampler.refresh_interval=250")),
     "pluto_error_map_ablations_cpu": _suite("gin_configs/image/pluto.gin", "uniform", "0", 5000,
                                             1000, (4, 50), _ERROR_MAP_ABLATIONS),
     # Late-training bias on a dense photograph at the paper's 20k steps (where a prototype saw
@@ -250,6 +259,15 @@ SUITES: dict[str, list[str]] = {
     "chair_no_drift_cpu": _suite(
         "gin_configs/blender/chair_cpu.gin", "uniform", "0,1", 2000, 250, (6, 20),
         ("no_drift=soft_mining:soft_mining_sampler.drift=False",)),
+    # The 8 px trust region was tuned on Pluto's 2048 px views; on chair's 100 px views the
+    # clipped drift is a step of 8% of the frame. Shorter trust regions, and the two best single
+    # knobs of chair_langevin_cpu together (beta 4, alpha 0.8). One seed, 1000 steps.
+    "chair_trust_cpu": _suite(
+        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0", 1000, 250, (2, 10),
+        ("drift2=soft_mining:soft_mining_sampler.max_drift=2.0",
+         "drift4=soft_mining:soft_mining_sampler.max_drift=4.0",
+         "beta4_alpha0.8=soft_mining:soft_mining_sampler.concentration=4.0;"
+         "WeightSchedule.alpha=0.8")),
     # One seed, 1000 steps: which of the official preset's differences matter on NeRF.
     "chair_ablations_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform", "0", 1000, 250,
                                   (2, 10), _NERF_ABLATIONS),
