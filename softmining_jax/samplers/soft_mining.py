@@ -101,7 +101,7 @@ def soft_mining_sampler(
       drift_interval: apply the drift on every this many-th update only (those whose ``step`` is
         a multiple of it); on the others only noise and re-initialisation move the samples, and
         the train step skips the position gradient, whose backward pass through the field is
-        what the drift costs (about 6% of a CPU chair step; docs/results.md).
+        what the drift costs (a few percent of a CPU chair step; docs/results.md).
       max_drift: trust region: the drift vector is clipped to this length in pixels (None: off).
       reinit_fraction: the lowest-error fraction restarts from the prior each step (0.5, was 0.1:
         faster than 0.1 and 0.3 on Pluto and Albert, level with 0.3 on chair; docs/results.md).
