@@ -402,6 +402,57 @@ def test_drift_interval_drifts_on_due_steps_only():
     np.testing.assert_allclose(np.asarray(update(rested, right).positions), [[40.0, 32.0]] * 8)
 
 
+def test_clones_restart_next_to_high_error_parents():
+    """clone_fraction=1: the lowest-error half restarts next to parents drawn in proportion to
+    err^beta (here two samples hold all the error, 1:4 in err, so 1:16 in err^2), in the
+    parent's image; with clone_fraction=0 they come from the (uniform) prior instead."""
+    sizes = ((64, 64), (32, 48))
+    n = 512
+    kwargs = dict(step_size=1e-4, drift=False, reinit_fraction=0.5, uniform_fraction=0.0,
+                  prior="uniform")
+    sampler = soft_mining_sampler(clone_fraction=1.0, **kwargs)
+    state = sampler.init(jax.random.key(0), Domain.from_sizes(sizes), n)
+    parents = jnp.asarray([[10.0, 20.0], [40.0, 5.0]])
+    state = state.replace(positions=state.positions.at[:2].set(parents),
+                          image_ids=state.image_ids.at[:2].set(jnp.asarray([0, 1])))
+    err = jnp.zeros(n).at[0].set(0.1).at[1].set(0.4)
+    smp = sampler.sample(state, jax.random.key(1))
+    fb = Feedback(smp, err, jnp.sqrt(err), jnp.zeros((n, 2)))
+    new = sampler.update(state, fb, jax.random.key(2))
+    pos, ids = np.asarray(new.positions), np.asarray(new.image_ids)
+    d0 = np.linalg.norm(pos - np.asarray(parents[0]), axis=1)
+    d1 = np.linalg.norm(pos - np.asarray(parents[1]), axis=1)
+    near0 = (d0 < 0.1) & (ids == 0)
+    near1 = (d1 < 0.1) & (ids == 1)
+    low = np.isin(np.arange(n), np.asarray(jax.lax.top_k(-err, n // 2)[1]))  # the restarts
+    assert np.all((near0 | near1)[low]), "every restart is a clone of one of the two parents"
+    frac1 = near1[low].mean()
+    assert abs(frac1 - 16 / 17) < 0.05, frac1
+    # Without cloning the restarts are spread over both images (uniform prior).
+    plain = soft_mining_sampler(clone_fraction=0.0, **kwargs).update(state, fb, jax.random.key(2))
+    pos = np.asarray(plain.positions)
+    d = np.minimum(np.linalg.norm(pos - np.asarray(parents[0]), axis=1),
+                   np.linalg.norm(pos - np.asarray(parents[1]), axis=1))
+    assert np.mean(d[low] < 0.1) < 0.05
+
+
+def test_clones_fall_back_to_the_prior_without_error():
+    """With no positive error in the batch there is no parent: restarts keep the prior's draws,
+    and clone_fraction with keep_image=True is refused (a clone takes its parent's image)."""
+    sizes = ((16, 16),)
+    sampler = soft_mining_sampler(clone_fraction=1.0, drift=False, uniform_fraction=0.0)
+    state = sampler.init(jax.random.key(0), Domain.from_sizes(sizes), 32)
+    smp = sampler.sample(state, jax.random.key(1))
+    new = sampler.update(state, Feedback(smp, jnp.zeros(32), jnp.zeros(32), jnp.zeros((32, 2))),
+                         jax.random.key(2))
+    _check_inside(sampler.sample(new, None), sizes)
+    assert np.all(np.isfinite(np.asarray(new.positions)))
+    with pytest.raises(ValueError, match="clone_fraction"):
+        soft_mining_sampler(clone_fraction=0.5, keep_image=True)
+    with pytest.raises(ValueError, match="clone_fraction"):
+        soft_mining_sampler(clone_fraction=1.5)
+
+
 def test_samples_on_the_border_stay_valid():
     sampler = soft_mining_sampler(step_size=1e-6, max_drift=None)
     sizes = ((8, 8),)

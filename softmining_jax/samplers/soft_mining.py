@@ -8,8 +8,10 @@ whose stationary density is proportional to ``err^beta`` (``eps`` in pixels^2, s
 standard deviation of ``sqrt(2 eps)`` pixels). The drift is clipped to a trust region of
 ``max_drift`` pixels because ``grad log err`` explodes where the error crosses zero. Samples that
 leave their image, and the lowest-error ``reinit_fraction``, restart from a prior (Sobel edges,
-uniform, or a dense error map refreshed every ``refresh_interval`` steps); a further
-``uniform_fraction`` restarts uniformly so no region is ever starved.
+uniform, or a dense error map refreshed every ``refresh_interval`` steps), or, for a
+``clone_fraction`` of them, next to a surviving sample drawn in proportion to ``err^beta`` (a
+resampling move, as in sequential Monte Carlo); a further ``uniform_fraction`` restarts uniformly
+so no region is ever starved.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ def soft_mining_sampler(
     drift_interval: int = 1,
     max_drift: float | None = 8.0,
     reinit_fraction: float = 0.5,
+    clone_fraction: float = 0.0,
     uniform_fraction: float = 0.1,
     uniform_fade: tuple[int, int] | None = None,
     prior: str = "edge",
@@ -105,7 +108,11 @@ def soft_mining_sampler(
       max_drift: trust region: the drift vector is clipped to this length in pixels (None: off).
       reinit_fraction: the lowest-error fraction restarts from the prior each step (0.5, was 0.1:
         faster than 0.1 and 0.3 on Pluto and Albert, level with 0.3 on chair; docs/results.md).
-      uniform_fraction: each sample independently restarts uniformly with this probability.
+      clone_fraction: each restarting sample (re-initialised or out of its image) restarts, with
+        this probability, at a copy of a sample of the batch drawn in proportion to ``err^beta``
+        (its image, its position plus one Langevin noise step) instead of from the prior: the
+        population moves to where the error is now without waiting for the chains to diffuse.
+        Needs ``keep_image=False`` (a clone takes its parent's image).
       uniform_fade: ``(start, end)`` steps: the uniform restart probability rises linearly from
         ``uniform_fraction`` at ``start`` to 1 at ``end``, so training ends on uniform samples
         (pair it with ``WeightSchedule(fade_start=start, fade_end=end)`` so the weights end at 1).
@@ -149,6 +156,10 @@ def soft_mining_sampler(
     if max_drift is not None and not max_drift > 0:
         raise ValueError(f"max_drift must be > 0 pixels or None, got {max_drift}.")
     _check_fraction("reinit_fraction", reinit_fraction)
+    _check_fraction("clone_fraction", clone_fraction)
+    if clone_fraction > 0 and keep_image:
+        raise ValueError("clone_fraction > 0 needs keep_image=False: a clone takes its parent's "
+                         "image.")
     _check_fraction("uniform_fraction", uniform_fraction)
     if uniform_fade is not None:
         if uniform_block:
@@ -203,6 +214,27 @@ def soft_mining_sampler(
 
     def drift_due(state: SoftMiningState) -> jax.Array:
         return state.step % drift_interval == 0
+
+    def _clone_or_prior(key, x, ids, err, p_pos, p_ids, noise_scale):
+        """Restart positions ``(N, 2)`` and image ids ``(N,)`` for the restarting samples.
+
+        A ``clone_fraction`` of them copies a parent drawn with probability
+        ``err^beta / sum(err^beta)`` over the batch (``beta``: ``concentration``; positions
+        before this update's move) plus one Langevin noise step (``noise_scale``: ``(N, 2)``
+        noise std in pixels, the parent's entry is used); the rest keep the prior's draws
+        ``p_pos``, ``p_ids``. With no positive error in the batch every restart keeps the prior's.
+        """
+        n = x.shape[0]
+        rand = jax.random.uniform(key, (n, 4))
+        mass = jnp.exp(float(concentration) * jnp.log(jnp.maximum(err, _ERR_FLOOR)))
+        mass = jnp.where(err > 0.0, mass, 0.0)
+        cdf = jnp.cumsum(mass)
+        total = cdf[-1]
+        parent = jnp.clip(jnp.searchsorted(cdf, rand[:, 0] * total, side="right"), 0, n - 1)
+        child = x[parent] + noise_scale[parent] * _normal_from_uniform(rand[:, 1:3])
+        cloned = (rand[:, 3] < clone_fraction) & (total > 0.0)
+        return (jnp.where(cloned[:, None], child, p_pos),
+                jnp.where(cloned, ids[parent], p_ids))
 
     def update(state: SoftMiningState, feedback: Feedback, key: jax.Array) -> SoftMiningState:
         sizes = state.sizes
@@ -274,6 +306,9 @@ def soft_mining_sampler(
         else:
             p_pos, p_ids = dist_lib.sample_from_uniforms(state.prior, rand[:, 3:7], keep_ids)
         restart = outside | low
+        if clone_fraction > 0:  # own random numbers, so the other draws do not change with it
+            p_pos, p_ids = _clone_or_prior(jax.random.fold_in(key, 1), x, ids, err, p_pos, p_ids,
+                                           noise_std * scale)
         new_x = jnp.where(uni[:, None], fresh.positions,
                           jnp.where(restart[:, None], p_pos, moved))
         new_ids = jnp.where(uni, fresh.image_ids, jnp.where(restart, p_ids, ids))
