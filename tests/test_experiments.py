@@ -91,6 +91,24 @@ def test_compare_samplers_end_to_end_results_page_and_stale_runs(tmp_path, monke
     assert compare_samplers.main([*one_seed, "--fresh", "--timing_rounds", "0"]) == 0
 
 
+def test_interleaved_timing_charges_the_dense_refresh(tmp_path, monkeypatch):
+    """A dense error-map sampler's per-step time includes its refresh, divided by its interval,
+    even when a round has fewer steps than the interval (here 3 steps, a refresh every 10)."""
+    monkeypatch.chdir(ROOT)
+    args = compare_samplers.build_parser().parse_args([
+        "--gin_configs", "gin_configs/image/default.gin",
+        "--gin_bindings", "image_fitting_task.max_side = 64",
+        "--num_steps", "40", "--timing_rounds", "2", "--timing_steps", "3",
+        "--outdir", str(tmp_path)])
+    variants = [compare_samplers.parse_variant(v) for v in (
+        "uniform", "dense=error_map:error_map_sampler.refresh_interval=10")]
+    timing = compare_samplers.time_steps(args, variants)
+    assert "refresh_median_s" not in timing["uniform"]
+    refresh = timing["dense"]["refresh_median_s"]
+    # Two rounds: the median is the mean, so it holds the mean refresh / 10 on top of the steps.
+    assert refresh > 0 and timing["dense"]["median_s"] >= refresh / 10
+
+
 def _suite_specs(argv: list[str]) -> list[str]:
     """A suite's variant specs: its ``--samplers`` list, then its ``--variant`` entries."""
     samplers = argv[argv.index("--samplers") + 1].split(",")
