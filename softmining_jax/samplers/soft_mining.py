@@ -113,6 +113,7 @@ def soft_mining_sampler(
         (its image, its position plus one Langevin noise step) instead of from the prior: the
         population moves to where the error is now without waiting for the chains to diffuse.
         Needs ``keep_image=False`` (a clone takes its parent's image).
+      uniform_fraction: each sample independently restarts uniformly with this probability.
       uniform_fade: ``(start, end)`` steps: the uniform restart probability rises linearly from
         ``uniform_fraction`` at ``start`` to 1 at ``end``, so training ends on uniform samples
         (pair it with ``WeightSchedule(fade_start=start, fade_end=end)`` so the weights end at 1).
