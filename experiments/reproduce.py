@@ -286,6 +286,20 @@ SUITES: dict[str, list[str]] = {
     "chair_clone_cpu": _suite(
         "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0", 1000, 250, (2, 10),
         ("clone0.5=soft_mining:soft_mining_sampler.clone_fraction=0.5",)),
+    # The chair step ratio is read off a PSNR curve evaluated every 250 steps, linearly
+    # interpolated: soft mining crosses uniform's final PSNR between 500 and 750 steps, where its
+    # curve is concave, so the chord crosses late and the ratio reads low. The current defaults
+    # (chair_warmup_cpu's runs) evaluated every 50 steps, two seeds.
+    "chair_fine_eval_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform,soft_mining",
+                                  "0,1", 2000, 50, (4, 20)),
+    # View hopping (new soft_mining_sampler.view_hop): a surviving chain moves, with this
+    # probability per step, to another training view, at the pixel that sees the 3-D point its
+    # ray rendered, so a hard region is trained from many viewpoints instead of by one ray. One
+    # seed, 1000 steps, as chair_trust_cpu.
+    "chair_hop_cpu": _suite(
+        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0", 1000, 250, (2, 10),
+        ("hop0.25=soft_mining:soft_mining_sampler.view_hop=0.25",
+         "hop0.5=soft_mining:soft_mining_sampler.view_hop=0.5")),
     # One seed, 1000 steps: which of the official preset's differences matter on NeRF.
     "chair_ablations_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform", "0", 1000, 250,
                                   (2, 10), _NERF_ABLATIONS),

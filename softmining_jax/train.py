@@ -129,13 +129,14 @@ def make_train_step(
         return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
 
     def loss_fn(params, positions, image_ids, sampler_state, key):
-        pred, aux_loss = task.predict(params, positions, image_ids, key)
+        pred, aux_loss, *rest = task.predict(params, positions, image_ids, key)
+        points = jax.lax.stop_gradient(rest[0]) if rest else None
         diff = pred - task.targets(positions, image_ids)
         err = jnp.mean(diff * diff, axis=-1)
         l1 = jax.lax.stop_gradient(jnp.mean(jnp.abs(diff), axis=-1))
         w = jax.lax.stop_gradient(sampler.loss_weights(sampler_state, l1))
         loss = jnp.mean(w * err) + aux_loss
-        return loss, (err, l1, w)
+        return loss, (err, l1, w, points)
 
     grad_fn = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)
     params_grad_fn = jax.value_and_grad(loss_fn, argnums=0, has_aux=True)
@@ -154,7 +155,7 @@ def make_train_step(
         else:  # only the taken branch runs: the backward pass skips the position path when not due
             value_and_grads = jax.lax.cond(sampler.position_gradient_due(state.sampler_state),
                                            grad_fn, without_position_gradient, *args)
-        (loss, (err, l1, w)), (g_params, g_pos) = value_and_grads
+        (loss, (err, l1, w, points)), (g_params, g_pos) = value_and_grads
         n = err.shape[0]
         error_grads = g_pos * (n / jnp.maximum(w, _TINY))[:, None]
         g_params, loss = mean_over_devices((g_params, loss))
@@ -171,13 +172,13 @@ def make_train_step(
             finite, apply, lambda operand: operand, (state.params, state.opt_state)
         )
         sampler_state = sampler.update(
-            state.sampler_state, Feedback(samples, err, l1, error_grads), k_update
+            state.sampler_state, Feedback(samples, err, l1, error_grads, points), k_update
         )
         mse = mean_over_devices(jnp.mean(err))
         out = dict(loss=loss, mse=mse, train_psnr=metrics.mse_to_psnr(mse),
                    weight_mean=mean_over_devices(jnp.mean(w)))
-        for name in ("mean_drift", "drift_clipped", "reinit_fraction"):
-            if hasattr(state.sampler_state, name):
+        for name in ("mean_drift", "drift_clipped", "reinit_fraction", "view_hops"):
+            if getattr(sampler_state, name, None) is not None:
                 out[name] = mean_over_devices(getattr(sampler_state, name))
         new_state = state.replace(
             step=state.step + 1, params=params, opt_state=opt_state, sampler_state=sampler_state,

@@ -17,6 +17,7 @@ from softmining_jax.data.procedural import write_sphere_scene
 from softmining_jax.fields import ProposalField, RadianceField
 from softmining_jax.render import cameras, sampling, volume
 from softmining_jax.tasks import NerfTask
+from softmining_jax.tasks.nerf import look_at
 from softmining_jax.train import _sample_positions, adam, train_and_evaluate
 
 SmallField = functools.partial(RadianceField, num_levels=6, log2_table_size=12,
@@ -51,6 +52,64 @@ def test_ndc_rays_hand_computed():
     np.testing.assert_allclose(o_ndc, [[0.5, 0, -1]], atol=1e-6)
     far_point = o_ndc + d_ndc  # t = 1 is infinity: x_ndc = -(2f/W) * dx/dz
     np.testing.assert_allclose(far_point, [[0.5, 0, 1]], atol=1e-6)
+
+
+def test_project_points_inverts_pixel_rays():
+    c2w = np.stack([look_at(np.asarray(pos), np.zeros(3), np.asarray([0.0, 0.0, 1.0]))
+                    for pos in ([3.0, 0.5, 1.0], [-2.0, 2.0, 0.5], [0.2, -3.0, 2.0])])
+    c2w = jnp.asarray(np.repeat(c2w, 4, 0))
+    pos = jax.random.uniform(jax.random.key(0), (12, 2)) * jnp.asarray([40.0, 30.0])
+    t = jax.random.uniform(jax.random.key(1), (12,), minval=0.5, maxval=5.0)
+    o, d = cameras.pixel_rays(pos, c2w, 35.0, 40, 30)
+    back, visible = cameras.project_points(o + t[:, None] * d, c2w, 35.0, 40, 30)
+    np.testing.assert_allclose(back, pos, atol=1e-3)
+    assert np.all(np.asarray(visible))
+    # Behind the camera, outside the frame, or not finite: not visible.
+    points = jnp.stack([o[0] - d[0], o[1] + 100.0 * (d[1] + jnp.asarray([1.0, 0.0, 0.0])),
+                        jnp.full(3, jnp.nan)])
+    _, visible = cameras.project_points(points, c2w[:3], 35.0, 40, 30)
+    assert not np.any(np.asarray(visible))
+
+
+def test_ndc_to_world_inverts_the_ndc_map_of_points():
+    focal, w, h = 30.0, 40, 20
+    world = jnp.asarray([[0.3, -0.2, -2.0], [-1.0, 0.5, -7.5], [0.0, 0.0, -1.0]])
+    ax, ay = -2.0 * focal / w, -2.0 * focal / h
+    x, y, z = world[:, 0], world[:, 1], world[:, 2]
+    ndc = jnp.stack([ax * x / z, ay * y / z, 1.0 + 2.0 / z], axis=-1)
+    np.testing.assert_allclose(cameras.ndc_to_world(ndc, focal, w, h), world, rtol=1e-5)
+
+
+def test_surface_points_are_the_expected_termination_point(sphere_scene):
+    task = NerfTask(sphere_scene, field=SmallField, proposal=SmallProposal,
+                    num_proposal_samples=8, num_samples=8, video_frames=0)
+    origins = jnp.asarray([[0.0, 0.0, 3.0], [1.0, 0.0, 0.0]])
+    directions = jnp.asarray([[0.0, 0.0, -1.0], [0.0, 2.0, 0.0]])
+    bins = jnp.broadcast_to(jnp.linspace(1.0, 5.0, 5), (2, 5))  # midpoints 1.5, 2.5, 3.5, 4.5
+    weights = jnp.asarray([[0.0, 0.9, 0.0, 0.0], [0.2, 0.1, 0.0, 0.0]])  # opaque / mostly empty
+    points = np.asarray(task._surface_points(origins, directions, bins, weights))
+    np.testing.assert_allclose(points[0], [0.0, 0.0, 0.5], atol=1e-5)
+    assert np.all(np.isnan(points[1]))
+    params = task.init_params(jax.random.key(0))
+    out = task.predict(params, jnp.asarray([[5.0, 6.0], [10.0, 12.0]]), jnp.asarray([0, 2]),
+                       jax.random.key(1))
+    assert len(out) == 3 and out[2].shape == (2, 3)
+    cams = task.domain.cameras
+    assert cams is not None and cams.c2w.shape == (len(sphere_scene.train_images), 3, 4)
+
+
+def test_view_hopping_trains_on_a_scene(sphere_scene, tmp_path):
+    """Soft mining with view hops runs end to end on a NeRF task and logs how many chains hop."""
+    task = NerfTask(sphere_scene, field=SmallField, proposal=SmallProposal,
+                    num_proposal_samples=8, num_samples=8, eval_views=1, video_frames=0)
+    out = train_and_evaluate(tmp_path, task, sampler=samplers.soft_mining_sampler(view_hop=0.5),
+                             batch_size=128, num_steps=60, eval_every=60, log_every=20,
+                             checkpoint_every=60, optimizer=adam(learning_rate=1e-2, num_steps=60),
+                             progress=False, tensorboard=False, plots=False)
+    assert np.isfinite(out["eval_psnr"])
+    logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    hops = [r["view_hops"] for r in logged if "view_hops" in r]
+    assert hops and all(0.0 <= h <= 0.5 for h in hops) and hops[-1] > 0.0
 
 
 def test_volume_weights_analytic_cases():

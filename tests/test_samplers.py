@@ -453,6 +453,61 @@ def test_clones_fall_back_to_the_prior_without_error():
         soft_mining_sampler(clone_fraction=1.5)
 
 
+def _three_views(size: int = 32, focal: float = 40.0):
+    from softmining_jax.samplers import ViewCameras
+    from softmining_jax.tasks.nerf import look_at
+
+    c2w = np.stack([look_at(np.asarray(p), np.zeros(3), np.asarray([0.0, 0.0, 1.0]))
+                    for p in ([4.0, 0.0, 1.0], [0.0, 4.0, 1.0], [-4.0, 0.5, 1.0])])
+    domain = Domain(sizes=((size, size),) * 3, cameras=ViewCameras(c2w=c2w, focal=focal))
+    return domain, jnp.asarray(c2w), focal
+
+
+def test_chains_hop_to_the_pixel_where_another_view_sees_their_point():
+    """view_hop=1 without noise: every chain whose 3-D point is visible elsewhere moves to another
+    view, at the projection of its point there; a chain without a point (background) stays."""
+    from softmining_jax.render import cameras
+
+    domain, c2w, focal = _three_views()
+    n = 64
+    sampler = soft_mining_sampler(step_size=1e-8, drift=False, reinit_fraction=0.0,
+                                  uniform_fraction=0.0, view_hop=1.0)
+    state = sampler.init(jax.random.key(0), domain, n)
+    points = 0.3 * jax.random.normal(jax.random.key(1), (n, 3))  # near the origin: seen by all
+    points = points.at[:4].set(jnp.nan)
+    smp = sampler.sample(state, jax.random.key(2))
+    fb = Feedback(smp, jnp.ones(n), jnp.ones(n), jnp.zeros((n, 2)), points)
+    new = sampler.update(state, fb, jax.random.key(3))
+    ids, new_ids = np.asarray(state.image_ids), np.asarray(new.image_ids)
+    np.testing.assert_array_equal(new_ids[:4], ids[:4])
+    np.testing.assert_allclose(new.positions[:4], state.positions[:4], atol=1e-3)
+    assert np.all(new_ids[4:] != ids[4:])
+    expect, visible = cameras.project_points(points[4:], c2w[new_ids[4:]], focal, 32, 32)
+    assert np.all(np.asarray(visible))
+    np.testing.assert_allclose(new.positions[4:], expect, atol=1e-3)
+    assert float(new.view_hops) == pytest.approx((n - 4) / n)
+    # Every other view is a destination.
+    assert len(set(zip(ids[4:].tolist(), new_ids[4:].tolist(), strict=True))) == 6
+
+
+def test_view_hop_needs_cameras_points_and_free_images():
+    domain, _, _ = _three_views()
+    with pytest.raises(ValueError, match="cameras"):
+        soft_mining_sampler(view_hop=0.5).init(jax.random.key(0),
+                                               Domain.from_sizes(domain.sizes), 8)
+    with pytest.raises(ValueError, match="keep_image"):
+        soft_mining_sampler(view_hop=0.5, keep_image=True)
+    sampler = soft_mining_sampler(view_hop=0.5)
+    state = sampler.init(jax.random.key(0), domain, 8)
+    smp = sampler.sample(state, jax.random.key(1))
+    with pytest.raises(ValueError, match="Feedback.points"):
+        sampler.update(state, Feedback(smp, jnp.ones(8), jnp.ones(8), jnp.zeros((8, 2))),
+                       jax.random.key(2))
+    # Without hops the state holds no cameras (checkpoints of plain soft mining are unchanged).
+    plain = soft_mining_sampler().init(jax.random.key(0), domain, 8)
+    assert plain.view_c2w is None and plain.view_hops is None
+
+
 def test_samples_on_the_border_stay_valid():
     sampler = soft_mining_sampler(step_size=1e-6, max_drift=None)
     sizes = ((8, 8),)

@@ -1,7 +1,7 @@
 """Pure-functional samplers: state pytrees and init/sample/loss_weights/update functions."""
 
 from softmining_jax.samplers.base import Feedback, Sampler, Samples
-from softmining_jax.samplers.domain import Domain
+from softmining_jax.samplers.domain import Domain, ViewCameras
 from softmining_jax.samplers.error_map import ErrorMapState, error_map_sampler
 from softmining_jax.samplers.priors import sobel_prior
 from softmining_jax.samplers.soft_mining import (
@@ -22,6 +22,7 @@ __all__ = [
     "Samples",
     "SoftMiningState",
     "UniformState",
+    "ViewCameras",
     "WeightSchedule",
     "error_map_sampler",
     "hard_mining_sampler",

@@ -41,12 +41,16 @@ class Feedback(NamedTuple):
       errors: ``(N,)`` per-sample loss ``err_i = mean_c (f - y)^2`` (colour units squared).
       l1: ``(N,)`` per-sample importance ``Q_i = mean_c |f - y|`` (colour units).
       error_grads: ``(N, 2)`` ``d err_i / d x_i`` in colour^2 per pixel.
+      points: optional ``(N, 3)`` world point each sample's ray renders (a NeRF ray's expected
+        termination point; non-finite where the ray hits nothing), for samplers that move samples
+        between the views of a scene. None for tasks without a 3-D scene.
     """
 
     samples: Samples
     errors: jax.Array
     l1: jax.Array
     error_grads: jax.Array
+    points: jax.Array | None = None
 
 
 InitFn = Callable[[jax.Array, Domain, int], SamplerState]

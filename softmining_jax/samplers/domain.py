@@ -1,4 +1,5 @@
-"""The sampling domain: a set of images, given by their sizes and an optional prior density."""
+"""The sampling domain: a set of images, given by their sizes, an optional prior density and,
+for the views of a 3-D scene, optional pinhole cameras."""
 
 from __future__ import annotations
 
@@ -6,6 +7,31 @@ import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ViewCameras:
+    """Pinhole cameras of a domain's images (the training views of a scene).
+
+    Attributes:
+      c2w: ``(M, 3, 4)`` float32 camera-to-world matrices ``[R | t]``, OpenGL convention (see
+        :func:`softmining_jax.render.cameras.pixel_rays`), world units.
+      focal: focal length in pixels (shared by all views).
+    """
+
+    c2w: np.ndarray
+    focal: float
+
+    def __post_init__(self):
+        c2w = np.asarray(self.c2w, dtype=np.float32)
+        if c2w.ndim != 3 or c2w.shape[1:] != (3, 4):
+            raise ValueError(f"ViewCameras.c2w must have shape (M, 3, 4), got {c2w.shape}.")
+        if not np.all(np.isfinite(c2w)):
+            raise ValueError("ViewCameras.c2w must be finite.")
+        if not (np.isfinite(self.focal) and self.focal > 0):
+            raise ValueError(f"ViewCameras.focal must be a positive pixel count, got {self.focal}.")
+        object.__setattr__(self, "c2w", c2w)
+        object.__setattr__(self, "focal", float(self.focal))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -17,10 +43,13 @@ class Domain:
       priors: optional per-image non-negative prior weights, each a ``(H_m, W_m)`` array (e.g. the
         Sobel edge magnitude, see :func:`softmining_jax.samplers.priors.sobel_prior`). ``None``
         means a uniform prior.
+      cameras: optional :class:`ViewCameras`, one per image (a scene's training views): lets a
+        sampler move a sample to another view that sees the same 3-D point.
     """
 
     sizes: tuple[tuple[int, int], ...]
     priors: tuple[np.ndarray, ...] | None = None
+    cameras: ViewCameras | None = None
 
     def __post_init__(self):
         sizes = tuple((int(h), int(w)) for h, w in self.sizes)
@@ -44,6 +73,9 @@ class Domain:
                 if not np.all(np.isfinite(p)) or np.any(p < 0):
                     raise ValueError(f"Prior of image {m} must be finite and non-negative.")
             object.__setattr__(self, "priors", priors)
+        if self.cameras is not None and len(self.cameras.c2w) != len(sizes):
+            raise ValueError(f"Domain has {len(sizes)} images but {len(self.cameras.c2w)} "
+                             "cameras were given.")
 
     @property
     def num_images(self) -> int:
@@ -59,14 +91,15 @@ class Domain:
         return cls(sizes=tuple(sizes))
 
     @classmethod
-    def from_images(cls, images: Sequence[np.ndarray], edge_prior: bool = True) -> Domain:
+    def from_images(cls, images: Sequence[np.ndarray], edge_prior: bool = True,
+                    cameras: ViewCameras | None = None) -> Domain:
         """A domain over ``images`` (each ``(H, W)`` or ``(H, W, C)``, any dtype).
 
         With ``edge_prior`` the prior is the Sobel edge magnitude of each image
-        (:func:`~softmining_jax.samplers.priors.sobel_prior`).
+        (:func:`~softmining_jax.samplers.priors.sobel_prior`); ``cameras`` are the images' views.
         """
         from softmining_jax.samplers.priors import sobel_prior
 
         sizes = tuple(np.asarray(im).shape[:2] for im in images)
         priors = tuple(sobel_prior(im) for im in images) if edge_prior else None
-        return cls(sizes=sizes, priors=priors)
+        return cls(sizes=sizes, priors=priors, cameras=cameras)

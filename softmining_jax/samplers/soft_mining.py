@@ -11,7 +11,8 @@ leave their image, and the lowest-error ``reinit_fraction``, restart from a prio
 uniform, or a dense error map refreshed every ``refresh_interval`` steps), or, for a
 ``clone_fraction`` of them, next to a surviving sample drawn in proportion to ``err^beta`` (a
 resampling move, as in sequential Monte Carlo); a further ``uniform_fraction`` restarts uniformly
-so no region is ever starved.
+so no region is ever starved. On the views of a 3-D scene a surviving chain may also hop, with
+probability ``view_hop``, to another view, at the pixel that sees the 3-D point its ray renders.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from softmining_jax.render import cameras as cameras_lib
 from softmining_jax.samplers import distribution as dist_lib
 from softmining_jax.samplers.base import Feedback, Sampler, Samples
 from softmining_jax.samplers.domain import Domain
@@ -47,6 +49,11 @@ class SoftMiningState:
       mean_drift: scalar float32, mean drift length of the last update in pixels (diagnostic).
       drift_clipped: scalar float32, fraction of samples whose drift was clipped (diagnostic).
       reinit_fraction: scalar float32, fraction of samples re-initialised last update (diagnostic).
+      view_c2w: ``(M, 3, 4)`` camera-to-world matrices of the domain's views (``view_hop`` only;
+        else None).
+      view_hops: scalar float32, fraction of samples that hopped to another view last update
+        (diagnostic; ``view_hop`` only, else None).
+      focal: the views' focal length in pixels (``view_hop`` only).
     """
 
     positions: jax.Array
@@ -56,7 +63,10 @@ class SoftMiningState:
     mean_drift: jax.Array
     drift_clipped: jax.Array
     reinit_fraction: jax.Array
+    view_c2w: jax.Array | None = None
+    view_hops: jax.Array | None = None
     sizes: tuple[tuple[int, int], ...] = struct.field(pytree_node=False, default=())
+    focal: float = struct.field(pytree_node=False, default=0.0)
 
 
 def _normal_from_uniform(u: jax.Array) -> jax.Array:
@@ -81,6 +91,7 @@ def soft_mining_sampler(
     reinit_fraction: float = 0.5,
     clone_fraction: float = 0.0,
     uniform_fraction: float = 0.1,
+    view_hop: float = 0.0,
     uniform_fade: tuple[int, int] | None = None,
     prior: str = "edge",
     refresh_interval: int = 1000,
@@ -114,6 +125,14 @@ def soft_mining_sampler(
         population moves to where the error is now without waiting for the chains to diffuse.
         Needs ``keep_image=False`` (a clone takes its parent's image).
       uniform_fraction: each sample independently restarts uniformly with this probability.
+      view_hop: each chain that does not restart hops, with this probability, to another view of
+        the scene drawn uniformly: to the pixel where that view sees the 3-D point the chain's
+        ray rendered (``Feedback.points``), plus the Langevin noise, instead of its Langevin move.
+        A hard region is then trained from many viewpoints instead of by one ray. A hop whose
+        point is missing (the ray saw background) or projects outside the other view is not
+        taken; occlusion is not tested (an occluded landing point has its own error, and
+        restarts if that is low). Needs a domain with cameras (a NeRF task) and
+        ``keep_image=False``.
       uniform_fade: ``(start, end)`` steps: the uniform restart probability rises linearly from
         ``uniform_fraction`` at ``start`` to 1 at ``end``, so training ends on uniform samples
         (pair it with ``WeightSchedule(fade_start=start, fade_end=end)`` so the weights end at 1).
@@ -162,6 +181,9 @@ def soft_mining_sampler(
         raise ValueError("clone_fraction > 0 needs keep_image=False: a clone takes its parent's "
                          "image.")
     _check_fraction("uniform_fraction", uniform_fraction)
+    _check_fraction("view_hop", view_hop)
+    if view_hop > 0 and keep_image:
+        raise ValueError("view_hop > 0 needs keep_image=False: a hop changes a sample's view.")
     if uniform_fade is not None:
         if uniform_block:
             raise ValueError("uniform_fade needs random uniform restarts, not uniform_block.")
@@ -183,6 +205,14 @@ def soft_mining_sampler(
             raise ValueError(
                 f"keep_image=True needs at least one sample per image: {n} samples, {m} images."
             )
+        view_c2w, focal = None, 0.0
+        if view_hop > 0:
+            if domain.cameras is None or m < 2:
+                raise ValueError(
+                    "view_hop > 0 needs a domain of two or more views with cameras (a NeRF "
+                    f"task's training views); this domain has {m} image(s) and "
+                    f"{'no' if domain.cameras is None else 'its'} cameras.")
+            view_c2w, focal = jnp.asarray(domain.cameras.c2w), domain.cameras.focal
         prior_dist = None
         layout = dist_lib.GridLayout(domain.sizes, 1)
         if prior in ("edge", "error_map") and domain.priors is not None:
@@ -199,7 +229,8 @@ def soft_mining_sampler(
         return SoftMiningState(
             positions=samples.positions, image_ids=samples.image_ids,
             step=jnp.zeros((), jnp.int32), prior=prior_dist,
-            mean_drift=zero(), drift_clipped=zero(), reinit_fraction=zero(), sizes=domain.sizes,
+            mean_drift=zero(), drift_clipped=zero(), reinit_fraction=zero(), view_c2w=view_c2w,
+            view_hops=zero() if view_hop > 0 else None, sizes=domain.sizes, focal=focal,
         )
 
     def sample(state: SoftMiningState, key: jax.Array) -> Samples:
@@ -236,6 +267,21 @@ def soft_mining_sampler(
         cloned = (rand[:, 3] < clone_fraction) & (total > 0.0)
         return (jnp.where(cloned[:, None], child, p_pos),
                 jnp.where(cloned, ids[parent], p_ids))
+
+    def _hop_views(state, key, ids, points, noise):
+        """Where each chain would land in another view: ``(hop (N,) bool, positions (N, 2),
+        image ids (N,))``. ``hop`` holds for a ``view_hop`` fraction of the samples whose point
+        is finite and projects inside the drawn view, its landing point (plus ``noise``) too."""
+        n, m = ids.shape[0], state.view_c2w.shape[0]
+        rand = jax.random.uniform(key, (n, 2))
+        other = jnp.minimum((rand[:, 0] * (m - 1)).astype(jnp.int32), m - 2)
+        other = other + (other >= ids).astype(jnp.int32)  # uniform over the other views
+        hw = jnp.asarray(state.sizes, jnp.float32)[other]
+        pos, visible = cameras_lib.project_points(points, state.view_c2w[other], state.focal,
+                                                  hw[:, 1], hw[:, 0])
+        pos = pos + noise
+        inside = jnp.all((pos >= 0.0) & (pos <= hw[:, ::-1]), axis=-1)
+        return (rand[:, 1] < view_hop) & visible & inside, pos, other
 
     def update(state: SoftMiningState, feedback: Feedback, key: jax.Array) -> SoftMiningState:
         sizes = state.sizes
@@ -275,6 +321,18 @@ def soft_mining_sampler(
             step_drift = step_drift * jnp.minimum(1.0, max_drift / jnp.maximum(length, 1e-30))
         noise = noise_std * scale * _normal_from_uniform(rand[:, 0:2])
         moved = x + step_drift + noise
+        moved_ids = ids
+        hop = jnp.zeros((n,), bool)
+        if view_hop > 0:  # own random numbers, so the other draws do not change with it
+            if feedback.points is None:
+                raise ValueError("view_hop > 0 needs Feedback.points: a task over the views of a "
+                                 "3-D scene (NerfTask) returns them from predict.")
+            points = jnp.asarray(feedback.points, jnp.float32)
+            hop, hop_x, hop_ids = _hop_views(state, jax.random.fold_in(key, 2), ids, points,
+                                             noise)
+            moved = jnp.where(hop[:, None], hop_x, moved)
+            moved_ids = jnp.where(hop, hop_ids, ids)
+            wh = jnp.asarray(sizes, jnp.float32)[moved_ids][:, ::-1]
 
         if boundary == "reflect":
             period = 2.0 * wh
@@ -312,7 +370,7 @@ def soft_mining_sampler(
                                            noise_std * scale)
         new_x = jnp.where(uni[:, None], fresh.positions,
                           jnp.where(restart[:, None], p_pos, moved))
-        new_ids = jnp.where(uni, fresh.image_ids, jnp.where(restart, p_ids, ids))
+        new_ids = jnp.where(uni, fresh.image_ids, jnp.where(restart, p_ids, moved_ids))
         new_wh = jnp.asarray(sizes, jnp.float32)[new_ids][:, ::-1]
         new_x = jnp.clip(new_x, 0.0, new_wh)
         return state.replace(
@@ -322,6 +380,8 @@ def soft_mining_sampler(
             mean_drift=jnp.mean(jnp.linalg.norm(step_drift, axis=-1)),
             drift_clipped=jnp.mean(clipped.astype(jnp.float32)),
             reinit_fraction=jnp.mean((restart | uni).astype(jnp.float32)),
+            view_hops=(jnp.mean((hop & ~restart & ~uni).astype(jnp.float32)) if view_hop > 0
+                       else None),
         )
 
     def refresh(state: SoftMiningState, dense_l1) -> SoftMiningState:

@@ -28,9 +28,13 @@ class Task(Protocol):
 
     def predict(
         self, params: Params, positions: jax.Array, image_ids: jax.Array, key: jax.Array
-    ) -> tuple[jax.Array, jax.Array]:
+    ) -> tuple[jax.Array, jax.Array] | tuple[jax.Array, jax.Array, jax.Array]:
         """``(N, C)`` predicted colours at pixel positions ``(N, 2)``, differentiable w.r.t.
-        ``positions``, and a scalar auxiliary loss added to the training loss (0 if none)."""
+        ``positions``, and a scalar auxiliary loss added to the training loss (0 if none).
+
+        A task over the views of a 3-D scene may return a third element: the ``(N, 3)`` world
+        point each ray renders (non-finite where it hits nothing); the train loop passes it to
+        the sampler as :attr:`~softmining_jax.samplers.Feedback.points`."""
 
     def targets(self, positions: jax.Array, image_ids: jax.Array) -> jax.Array:
         """``(N, C)`` ground truth at pixel positions (bilinear, differentiable)."""

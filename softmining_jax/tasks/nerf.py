@@ -25,7 +25,7 @@ from softmining_jax.data.scenes import NerfScene
 from softmining_jax.data.targets import ImageTargets
 from softmining_jax.fields.radiance_field import ProposalField, RadianceField
 from softmining_jax.render import cameras, sampling, volume
-from softmining_jax.samplers import Domain
+from softmining_jax.samplers import Domain, ViewCameras
 
 LPIPS_OFF = ("off: no LPIPS network weights are bundled and none are downloaded. To enable it, "
              "put LPIPS-Alex weights on the local disk (experiments/convert_lpips_weights.py "
@@ -77,7 +77,9 @@ class NerfTask:
     ):
         self.scene = scene
         self.name = scene.name
-        self.domain = Domain.from_images(list(scene.train_images), edge_prior=edge_prior)
+        self.domain = Domain.from_images(
+            list(scene.train_images), edge_prior=edge_prior,
+            cameras=ViewCameras(c2w=np.asarray(scene.train_c2w), focal=scene.focal))
         self.targets_data = ImageTargets.from_arrays(list(scene.train_images))
         self.field = field(aabb=scene.aabb)
         self.proposal = proposal(aabb=scene.aabb)
@@ -160,7 +162,9 @@ class NerfTask:
         return origins, directions, viewdirs
 
     def _render(self, params, positions, c2w, key):
-        """``(N, 3)`` colours and the scalar interlevel loss for rays through ``positions``."""
+        """``(N, 3)`` colours, the scalar interlevel loss, and the ``(N, 3)`` world point each ray
+        renders (its expected termination point; NaN where its opacity is below 1/2) for rays
+        through ``positions``."""
         origins, directions, viewdirs = self._rays(positions, c2w)
         n = positions.shape[0]
         k0, k1 = jax.random.split(key) if key is not None else (None, None)
@@ -177,7 +181,21 @@ class NerfTask:
         bins1 = sampling.sample_pdf(k1, bins0, w0, self.num_samples + 1)
         rgb, w1 = self.shade(params, origins, directions, viewdirs, bins1)
         aux = self.interlevel_weight * sampling.interlevel_loss(bins1, w1, bins0, w0)
-        return rgb, aux
+        return rgb, aux, self._surface_points(origins, directions, bins1, w1)
+
+    def _surface_points(self, origins, directions, bins, weights):
+        """``(N, 3)`` world points at the rays' expected termination distance (no gradient);
+        NaN where a ray's opacity is below 1/2 (it mostly sees the background)."""
+        origins, directions, bins, weights = jax.lax.stop_gradient(
+            (origins, directions, bins, weights))
+        opacity = jnp.sum(weights, axis=-1)
+        mid = 0.5 * (bins[:, 1:] + bins[:, :-1])
+        t = jnp.sum(weights * mid, axis=-1) / jnp.maximum(opacity, 1e-6)
+        points = origins + t[:, None] * directions
+        s = self.scene
+        if s.ndc:
+            points = cameras.ndc_to_world(points, s.focal, s.width, s.height)
+        return jnp.where((opacity >= 0.5)[:, None], points, jnp.nan)
 
     def shade(self, params, origins, directions, viewdirs, bins):
         """Radiance-field colour ``(N, 3)`` and weights ``(N, S)`` over given interval edges
