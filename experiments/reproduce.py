@@ -290,8 +290,10 @@ SUITES: dict[str, list[str]] = {
     # interpolated: soft mining crosses uniform's final PSNR between 500 and 750 steps, where its
     # curve is concave, so the chord crosses late and the ratio reads low. The current defaults
     # (chair_warmup_cpu's runs) evaluated every 50 steps, two seeds.
+    # View hopping every step (hop1.0, the best of chair_hop_cpu) was added with `-- --resume`.
     "chair_fine_eval_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform,soft_mining",
-                                  "0,1", 2000, 50, (4, 20)),
+                                  "0,1", 2000, 50, (4, 20),
+                                  ("hop1.0=soft_mining:soft_mining_sampler.view_hop=1.0",)),
     # View hopping (new soft_mining_sampler.view_hop): a surviving chain moves, with this
     # probability per step, to another training view, at the pixel that sees the 3-D point its
     # ray rendered, so a hard region is trained from many viewpoints instead of by one ray. One
@@ -299,7 +301,8 @@ SUITES: dict[str, list[str]] = {
     "chair_hop_cpu": _suite(
         "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0", 1000, 250, (2, 10),
         ("hop0.25=soft_mining:soft_mining_sampler.view_hop=0.25",
-         "hop0.5=soft_mining:soft_mining_sampler.view_hop=0.5")),
+         "hop0.5=soft_mining:soft_mining_sampler.view_hop=0.5",
+         "hop1.0=soft_mining:soft_mining_sampler.view_hop=1.0")),
     # One seed, 1000 steps: which of the official preset's differences matter on NeRF.
     "chair_ablations_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform", "0", 1000, 250,
                                   (2, 10), _NERF_ABLATIONS),
@@ -328,6 +331,11 @@ SUITES: dict[str, list[str]] = {
     "fern_seed1_cpu": _suite("gin_configs/llff/fern_cpu.gin", "uniform,soft_mining,official", "1",
                              2000, 500, (2, 20),
                              bindings=("llff_task.eval_views = 1", "llff_task.video_frames = 0")),
+    # View hopping on a forward-facing scene (chair_hop_cpu found it helps chair): every surviving
+    # chain hops to another view each step (view_hop 1), as fern_seed1_cpu otherwise.
+    "fern_hop_cpu": _suite("gin_configs/llff/fern_cpu.gin", "uniform,soft_mining", "1", 2000, 500,
+                           (2, 20), ("hop1.0=soft_mining:soft_mining_sampler.view_hop=1.0",),
+                           ("llff_task.eval_views = 1", "llff_task.video_frames = 0")),
     # Paper-sized (GPU): 20k steps, 3 seeds.
     "pluto": _suite("gin_configs/image/pluto.gin", ALL_SAMPLERS, "0,1,2", 20_000, 1000,
                     (20, 200), (_ERROR_MAP_1000, _SOFT_ERROR_MAP)),

@@ -110,6 +110,13 @@ def test_view_hopping_trains_on_a_scene(sphere_scene, tmp_path):
     logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     hops = [r["view_hops"] for r in logged if "view_hops" in r]
     assert hops and all(0.0 <= h <= 0.5 for h in hops) and hops[-1] > 0.0
+    # Its state (with the views' cameras) checkpoints and resumes.
+    train_and_evaluate(tmp_path, task, sampler=samplers.soft_mining_sampler(view_hop=0.5),
+                       batch_size=128, num_steps=80, eval_every=80, log_every=20,
+                       checkpoint_every=80, optimizer=adam(learning_rate=1e-2, num_steps=60),
+                       progress=False, tensorboard=False, plots=False)
+    logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logged if "view_hops" in r][-2:] == [60, 80]
 
 
 def test_volume_weights_analytic_cases():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,6 +13,7 @@ from softmining_jax.samplers import (
     Domain,
     Feedback,
     Samples,
+    SoftMiningState,
     WeightSchedule,
     error_map_sampler,
     hard_mining_sampler,
@@ -503,9 +506,13 @@ def test_view_hop_needs_cameras_points_and_free_images():
     with pytest.raises(ValueError, match="Feedback.points"):
         sampler.update(state, Feedback(smp, jnp.ones(8), jnp.ones(8), jnp.zeros((8, 2))),
                        jax.random.key(2))
-    # Without hops the state holds no cameras (checkpoints of plain soft mining are unchanged).
+    # Without hops the state is a plain SoftMiningState, the structure of the checkpoints written
+    # before view hopping existed (they must still resume).
     plain = soft_mining_sampler().init(jax.random.key(0), domain, 8)
-    assert plain.view_c2w is None and plain.view_hops is None
+    assert type(plain) is SoftMiningState and not hasattr(plain, "view_c2w")
+    assert [f.name for f in dataclasses.fields(plain)] == [
+        "positions", "image_ids", "step", "prior", "mean_drift", "drift_clipped",
+        "reinit_fraction", "sizes"]
 
 
 def test_samples_on_the_border_stay_valid():

@@ -6,6 +6,7 @@ from softmining_jax.samplers.error_map import ErrorMapState, error_map_sampler
 from softmining_jax.samplers.priors import sobel_prior
 from softmining_jax.samplers.soft_mining import (
     SoftMiningState,
+    ViewHopState,
     hard_mining_sampler,
     importance_sampler,
     official_sampler,
@@ -23,6 +24,7 @@ __all__ = [
     "SoftMiningState",
     "UniformState",
     "ViewCameras",
+    "ViewHopState",
     "WeightSchedule",
     "error_map_sampler",
     "hard_mining_sampler",

@@ -49,11 +49,6 @@ class SoftMiningState:
       mean_drift: scalar float32, mean drift length of the last update in pixels (diagnostic).
       drift_clipped: scalar float32, fraction of samples whose drift was clipped (diagnostic).
       reinit_fraction: scalar float32, fraction of samples re-initialised last update (diagnostic).
-      view_c2w: ``(M, 3, 4)`` camera-to-world matrices of the domain's views (``view_hop`` only;
-        else None).
-      view_hops: scalar float32, fraction of samples that hopped to another view last update
-        (diagnostic; ``view_hop`` only, else None).
-      focal: the views' focal length in pixels (``view_hop`` only).
     """
 
     positions: jax.Array
@@ -63,9 +58,23 @@ class SoftMiningState:
     mean_drift: jax.Array
     drift_clipped: jax.Array
     reinit_fraction: jax.Array
+    sizes: tuple[tuple[int, int], ...] = struct.field(pytree_node=False, default=())
+
+
+@struct.dataclass
+class ViewHopState(SoftMiningState):
+    """:class:`SoftMiningState` of a sampler with ``view_hop > 0`` (a separate class, so the
+    checkpoints of plain soft mining keep their structure).
+
+    Attributes:
+      view_c2w: ``(M, 3, 4)`` camera-to-world matrices of the domain's views.
+      view_hops: scalar float32, fraction of samples that hopped to another view last update
+        (diagnostic).
+      focal: the views' focal length in pixels.
+    """
+
     view_c2w: jax.Array | None = None
     view_hops: jax.Array | None = None
-    sizes: tuple[tuple[int, int], ...] = struct.field(pytree_node=False, default=())
     focal: float = struct.field(pytree_node=False, default=0.0)
 
 
@@ -226,12 +235,14 @@ def soft_mining_sampler(
         def zero():  # a fresh buffer per field: a donated state must not hold one buffer twice
             return jnp.zeros((), jnp.float32)
 
-        return SoftMiningState(
+        fields = dict(
             positions=samples.positions, image_ids=samples.image_ids,
             step=jnp.zeros((), jnp.int32), prior=prior_dist,
-            mean_drift=zero(), drift_clipped=zero(), reinit_fraction=zero(), view_c2w=view_c2w,
-            view_hops=zero() if view_hop > 0 else None, sizes=domain.sizes, focal=focal,
+            mean_drift=zero(), drift_clipped=zero(), reinit_fraction=zero(), sizes=domain.sizes,
         )
+        if view_hop > 0:
+            return ViewHopState(view_c2w=view_c2w, view_hops=zero(), focal=focal, **fields)
+        return SoftMiningState(**fields)
 
     def sample(state: SoftMiningState, key: jax.Array) -> Samples:
         del key
@@ -373,6 +384,8 @@ def soft_mining_sampler(
         new_ids = jnp.where(uni, fresh.image_ids, jnp.where(restart, p_ids, moved_ids))
         new_wh = jnp.asarray(sizes, jnp.float32)[new_ids][:, ::-1]
         new_x = jnp.clip(new_x, 0.0, new_wh)
+        if view_hop > 0:
+            state = state.replace(view_hops=jnp.mean((hop & ~restart & ~uni).astype(jnp.float32)))
         return state.replace(
             positions=new_x,
             image_ids=new_ids.astype(jnp.int32),
@@ -380,8 +393,6 @@ def soft_mining_sampler(
             mean_drift=jnp.mean(jnp.linalg.norm(step_drift, axis=-1)),
             drift_clipped=jnp.mean(clipped.astype(jnp.float32)),
             reinit_fraction=jnp.mean((restart | uni).astype(jnp.float32)),
-            view_hops=(jnp.mean((hop & ~restart & ~uni).astype(jnp.float32)) if view_hop > 0
-                       else None),
         )
 
     def refresh(state: SoftMiningState, dense_l1) -> SoftMiningState:
