@@ -314,6 +314,14 @@ SUITES: dict[str, list[str]] = {
         ("hop0.25=soft_mining:soft_mining_sampler.view_hop=0.25",
          "hop0.5=soft_mining:soft_mining_sampler.view_hop=0.5",
          "hop1.0=soft_mining:soft_mining_sampler.view_hop=1.0"), bindings=(_CHAIR_NO_HOP,)),
+    # With view hops (now chair's default) the surviving chains do the hopping: does re-seeding
+    # fewer of them (0.3 instead of 0.5, so 70% rather than 50% of the batch may hop) help? Two
+    # seeds, evaluated every 50 steps as chair_fine_eval_cpu (its uniform runs were copied in and
+    # resumed: same config and code path, deterministic).
+    "chair_hop_reinit_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform", "0,1", 2000,
+                                   50, (2, 20),
+                                   ("hop_reinit0.3=soft_mining:"
+                                    "soft_mining_sampler.reinit_fraction=0.3",)),
     # One seed, 1000 steps: which of the official preset's differences matter on NeRF.
     "chair_ablations_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform", "0", 1000, 250,
                                   (2, 10), _NERF_ABLATIONS, bindings=(_CHAIR_NO_HOP,)),
