@@ -214,14 +214,11 @@ def soft_mining_sampler(
             raise ValueError(
                 f"keep_image=True needs at least one sample per image: {n} samples, {m} images."
             )
-        view_c2w, focal = None, 0.0
-        if view_hop > 0:
-            if domain.cameras is None or m < 2:
-                raise ValueError(
-                    "view_hop > 0 needs a domain of two or more views with cameras (a NeRF "
-                    f"task's training views); this domain has {m} image(s) and "
-                    f"{'no' if domain.cameras is None else 'its'} cameras.")
-            view_c2w, focal = jnp.asarray(domain.cameras.c2w), domain.cameras.focal
+        if view_hop > 0 and (domain.cameras is None or m < 2):
+            raise ValueError(
+                "view_hop > 0 needs a domain of two or more views with cameras (a NeRF "
+                f"task's training views); this domain has {m} image(s) and "
+                f"{'no' if domain.cameras is None else 'its'} cameras.")
         prior_dist = None
         layout = dist_lib.GridLayout(domain.sizes, 1)
         if prior in ("edge", "error_map") and domain.priors is not None:
@@ -241,7 +238,8 @@ def soft_mining_sampler(
             mean_drift=zero(), drift_clipped=zero(), reinit_fraction=zero(), sizes=domain.sizes,
         )
         if view_hop > 0:
-            return ViewHopState(view_c2w=view_c2w, view_hops=zero(), focal=focal, **fields)
+            return ViewHopState(view_c2w=jnp.asarray(domain.cameras.c2w), view_hops=zero(),
+                                focal=domain.cameras.focal, **fields)
         return SoftMiningState(**fields)
 
     def sample(state: SoftMiningState, key: jax.Array) -> Samples:
@@ -384,8 +382,8 @@ def soft_mining_sampler(
         new_ids = jnp.where(uni, fresh.image_ids, jnp.where(restart, p_ids, moved_ids))
         new_wh = jnp.asarray(sizes, jnp.float32)[new_ids][:, ::-1]
         new_x = jnp.clip(new_x, 0.0, new_wh)
-        if view_hop > 0:
-            state = state.replace(view_hops=jnp.mean((hop & ~restart & ~uni).astype(jnp.float32)))
+        hop_diagnostic = ({"view_hops": jnp.mean((hop & ~restart & ~uni).astype(jnp.float32))}
+                          if view_hop > 0 else {})
         return state.replace(
             positions=new_x,
             image_ids=new_ids.astype(jnp.int32),
@@ -393,6 +391,7 @@ def soft_mining_sampler(
             mean_drift=jnp.mean(jnp.linalg.norm(step_drift, axis=-1)),
             drift_clipped=jnp.mean(clipped.astype(jnp.float32)),
             reinit_fraction=jnp.mean((restart | uni).astype(jnp.float32)),
+            **hop_diagnostic,
         )
 
     def refresh(state: SoftMiningState, dense_l1) -> SoftMiningState:

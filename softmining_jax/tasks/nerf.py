@@ -189,8 +189,7 @@ class NerfTask:
         origins, directions, bins, weights = jax.lax.stop_gradient(
             (origins, directions, bins, weights))
         opacity = jnp.sum(weights, axis=-1)
-        mid = 0.5 * (bins[:, 1:] + bins[:, :-1])
-        t = jnp.sum(weights * mid, axis=-1) / jnp.maximum(opacity, 1e-6)
+        t = jnp.sum(weights * _midpoints(bins), axis=-1) / jnp.maximum(opacity, 1e-6)
         points = origins + t[:, None] * directions
         s = self.scene
         if s.ndc:
@@ -274,9 +273,13 @@ class NerfTask:
                         np.zeros(3), np.asarray([0.0, 0.0, 1.0])) for a in angles]
 
 
+def _midpoints(bins):
+    """``(N, S)`` interval midpoints of ``(N, S + 1)`` interval edges."""
+    return 0.5 * (bins[:, 1:] + bins[:, :-1])
+
+
 def _points(origins, directions, bins):
-    mid = 0.5 * (bins[:, 1:] + bins[:, :-1])
-    return origins[:, None, :] + directions[:, None, :] * mid[..., None]
+    return origins[:, None, :] + directions[:, None, :] * _midpoints(bins)[..., None]
 
 
 def _to_uint8(x: np.ndarray) -> np.ndarray:
