@@ -98,11 +98,14 @@ def test_surface_points_are_the_expected_termination_point(sphere_scene):
     assert cams is not None and cams.c2w.shape == (len(sphere_scene.train_images), 3, 4)
 
 
-def test_view_hopping_trains_on_a_scene(sphere_scene, tmp_path):
-    """Soft mining with view hops runs end to end on a NeRF task and logs how many chains hop."""
+@pytest.mark.parametrize("options", [dict(view_hop=0.5),
+                                     dict(view_hop=0.5, hop_neighbours=2, hop_clone_fraction=0.5)])
+def test_view_hopping_trains_on_a_scene(sphere_scene, tmp_path, options):
+    """Soft mining with view hops (and hop clones) runs end to end on a NeRF task and logs how
+    many chains hop."""
     task = NerfTask(sphere_scene, field=SmallField, proposal=SmallProposal,
                     num_proposal_samples=8, num_samples=8, eval_views=1, video_frames=0)
-    out = train_and_evaluate(tmp_path, task, sampler=samplers.soft_mining_sampler(view_hop=0.5),
+    out = train_and_evaluate(tmp_path, task, sampler=samplers.soft_mining_sampler(**options),
                              batch_size=128, num_steps=60, eval_every=60, log_every=20,
                              checkpoint_every=60, optimizer=adam(learning_rate=1e-2, num_steps=60),
                              progress=False, tensorboard=False, plots=False)
@@ -110,8 +113,13 @@ def test_view_hopping_trains_on_a_scene(sphere_scene, tmp_path):
     logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     hops = [r["view_hops"] for r in logged if "view_hops" in r]
     assert hops and all(0.0 <= h <= 0.5 for h in hops) and hops[-1] > 0.0
+    clones = [r["hop_clones"] for r in logged if "hop_clones" in r]
+    if "hop_clone_fraction" in options:
+        assert clones and all(0.0 <= c <= 0.5 for c in clones) and clones[-1] > 0.0
+    else:
+        assert not clones
     # Its state (with the views' cameras) checkpoints and resumes.
-    train_and_evaluate(tmp_path, task, sampler=samplers.soft_mining_sampler(view_hop=0.5),
+    train_and_evaluate(tmp_path, task, sampler=samplers.soft_mining_sampler(**options),
                        batch_size=128, num_steps=80, eval_every=80, log_every=20,
                        checkpoint_every=80, optimizer=adam(learning_rate=1e-2, num_steps=60),
                        progress=False, tensorboard=False, plots=False)

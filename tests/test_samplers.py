@@ -515,6 +515,70 @@ def test_view_hop_needs_cameras_points_and_free_images():
         "reinit_fraction", "sizes"]
 
 
+def test_hops_go_to_the_nearest_views_with_hop_neighbours():
+    """hop_neighbours=1: every hop lands in the view whose viewing direction is closest to the
+    chain's current one (never the view itself)."""
+    domain, c2w, _ = _three_views()
+    n = 48
+    sampler = soft_mining_sampler(step_size=1e-8, drift=False, reinit_fraction=0.0,
+                                  uniform_fraction=0.0, view_hop=1.0, hop_neighbours=1)
+    state = sampler.init(jax.random.key(0), domain, n)
+    points = 0.3 * jax.random.normal(jax.random.key(1), (n, 3))
+    smp = sampler.sample(state, jax.random.key(2))
+    new = sampler.update(state, Feedback(smp, jnp.ones(n), jnp.ones(n), jnp.zeros((n, 2)),
+                                         points), jax.random.key(3))
+    forward = np.asarray(c2w)[:, :, 2]
+    cosine = forward @ forward.T - 3.0 * np.eye(3)
+    nearest = np.argmax(cosine, axis=1)
+    ids = np.asarray(state.image_ids)
+    assert len(set(ids.tolist())) == 3
+    np.testing.assert_array_equal(np.asarray(new.image_ids), nearest[ids])
+    with pytest.raises(ValueError, match="hop_neighbours"):
+        soft_mining_sampler(view_hop=1.0, hop_neighbours=-1)
+
+
+def test_restarts_become_hops_of_surviving_chains_with_hop_clone_fraction():
+    """hop_clone_fraction=1 without noise or view hops: the survivors (the higher-error half)
+    keep their place, and every restart lands where another view sees a survivor's point."""
+    from softmining_jax.render import cameras
+    from softmining_jax.samplers import HopCloneState
+
+    domain, c2w, focal = _three_views()
+    n = 64
+    sampler = soft_mining_sampler(step_size=1e-8, drift=False, reinit_fraction=0.5,
+                                  uniform_fraction=0.0, hop_clone_fraction=1.0)
+    state = sampler.init(jax.random.key(0), domain, n)
+    assert isinstance(state, HopCloneState)
+    points = 0.3 * jax.random.normal(jax.random.key(1), (n, 3))
+    err = jnp.arange(n, dtype=jnp.float32) + 1.0  # the upper half survives
+    smp = sampler.sample(state, jax.random.key(2))
+    new = sampler.update(state, Feedback(smp, err, err, jnp.zeros((n, 2)), points),
+                         jax.random.key(3))
+    ids, new_ids = np.asarray(state.image_ids), np.asarray(new.image_ids)
+    pos, new_pos = np.asarray(state.positions), np.asarray(new.positions)
+    survive = np.arange(n) >= n // 2
+    np.testing.assert_array_equal(new_ids[survive], ids[survive])
+    np.testing.assert_allclose(new_pos[survive], pos[survive], atol=1e-3)
+    parents = np.nonzero(survive)[0]
+    for i in np.nonzero(~survive)[0]:
+        view = np.full(len(parents), new_ids[i])
+        proj, _ = cameras.project_points(points[parents], c2w[view], focal, 32, 32)
+        match = (np.linalg.norm(np.asarray(proj) - new_pos[i], axis=1) < 1e-3)
+        assert np.any(match & (ids[parents] != new_ids[i])), i
+    assert float(new.hop_clones) == pytest.approx(0.5)
+    assert float(new.view_hops) == 0.0
+    # Survivors without a 3-D point (background) are no parents: the restarts keep the prior's.
+    nan_points = points.at[n // 2:].set(jnp.nan)
+    fallback = sampler.update(state, Feedback(smp, err, err, jnp.zeros((n, 2)), nan_points),
+                              jax.random.key(3))
+    assert float(fallback.hop_clones) == 0.0
+    _check_inside(sampler.sample(fallback, None), domain.sizes)
+    with pytest.raises(ValueError, match="keep_image"):
+        soft_mining_sampler(hop_clone_fraction=0.5, keep_image=True)
+    with pytest.raises(ValueError, match="cameras"):
+        sampler.init(jax.random.key(0), Domain.from_sizes(domain.sizes), 8)
+
+
 def test_samples_on_the_border_stay_valid():
     sampler = soft_mining_sampler(step_size=1e-6, max_drift=None)
     sizes = ((8, 8),)

@@ -5,6 +5,7 @@ from softmining_jax.samplers.domain import Domain, ViewCameras
 from softmining_jax.samplers.error_map import ErrorMapState, error_map_sampler
 from softmining_jax.samplers.priors import sobel_prior
 from softmining_jax.samplers.soft_mining import (
+    HopCloneState,
     SoftMiningState,
     ViewHopState,
     hard_mining_sampler,
@@ -19,6 +20,7 @@ __all__ = [
     "Domain",
     "ErrorMapState",
     "Feedback",
+    "HopCloneState",
     "Sampler",
     "Samples",
     "SoftMiningState",

@@ -78,6 +78,18 @@ class ViewHopState(SoftMiningState):
     focal: float = struct.field(pytree_node=False, default=0.0)
 
 
+@struct.dataclass
+class HopCloneState(ViewHopState):
+    """:class:`ViewHopState` of a sampler with ``hop_clone_fraction > 0``.
+
+    Attributes:
+      hop_clones: scalar float32, fraction of samples that restarted last update as a hop of a
+        surviving chain (diagnostic).
+    """
+
+    hop_clones: jax.Array | None = None
+
+
 def _normal_from_uniform(u: jax.Array) -> jax.Array:
     """Standard normals from uniforms in ``[0, 1)`` by the inverse CDF, as ``jax.random.normal``."""
     lo = float(np.nextafter(np.float32(-1.0), np.float32(0.0)))
@@ -101,6 +113,8 @@ def soft_mining_sampler(
     clone_fraction: float = 0.0,
     uniform_fraction: float = 0.1,
     view_hop: float = 0.0,
+    hop_neighbours: int = 0,
+    hop_clone_fraction: float = 0.0,
     uniform_fade: tuple[int, int] | None = None,
     prior: str = "edge",
     refresh_interval: int = 1000,
@@ -142,6 +156,16 @@ def soft_mining_sampler(
         taken; occlusion is not tested (an occluded landing point has its own error, and
         restarts if that is low). Needs a domain with cameras (a NeRF task) and
         ``keep_image=False``.
+      hop_neighbours: if > 0, a hop (or hop clone) goes to one of this many views whose viewing
+        direction is closest to the current view's, drawn uniformly, instead of to any other
+        view (fewer occluded landings, less change of viewpoint).
+      hop_clone_fraction: each restarting sample (re-initialised or out of its image, not a
+        uniform restart) restarts, with this probability, as a hop of a surviving chain drawn
+        uniformly among this step's survivors: in another view (drawn as for ``view_hop``), at
+        the pixel that sees the 3-D point the parent's ray rendered, plus the Langevin noise. A
+        hard 3-D region then gains rays from several viewpoints at once (where the landing point
+        is invalid the prior's draw is kept). Needs a domain with cameras and
+        ``keep_image=False``; independent of ``view_hop``.
       uniform_fade: ``(start, end)`` steps: the uniform restart probability rises linearly from
         ``uniform_fraction`` at ``start`` to 1 at ``end``, so training ends on uniform samples
         (pair it with ``WeightSchedule(fade_start=start, fade_end=end)`` so the weights end at 1).
@@ -191,8 +215,13 @@ def soft_mining_sampler(
                          "image.")
     _check_fraction("uniform_fraction", uniform_fraction)
     _check_fraction("view_hop", view_hop)
-    if view_hop > 0 and keep_image:
-        raise ValueError("view_hop > 0 needs keep_image=False: a hop changes a sample's view.")
+    _check_fraction("hop_clone_fraction", hop_clone_fraction)
+    uses_views = view_hop > 0 or hop_clone_fraction > 0
+    if uses_views and keep_image:
+        raise ValueError("view_hop > 0 or hop_clone_fraction > 0 needs keep_image=False: a hop "
+                         "changes a sample's view.")
+    if int(hop_neighbours) != hop_neighbours or hop_neighbours < 0:
+        raise ValueError(f"hop_neighbours must be a view count >= 0, got {hop_neighbours}.")
     if uniform_fade is not None:
         if uniform_block:
             raise ValueError("uniform_fade needs random uniform restarts, not uniform_block.")
@@ -214,10 +243,10 @@ def soft_mining_sampler(
             raise ValueError(
                 f"keep_image=True needs at least one sample per image: {n} samples, {m} images."
             )
-        if view_hop > 0 and (domain.cameras is None or m < 2):
+        if uses_views and (domain.cameras is None or m < 2):
             raise ValueError(
-                "view_hop > 0 needs a domain of two or more views with cameras (a NeRF "
-                f"task's training views); this domain has {m} image(s) and "
+                "view_hop > 0 or hop_clone_fraction > 0 needs a domain of two or more views "
+                f"with cameras (a NeRF task's training views); this domain has {m} image(s) and "
                 f"{'no' if domain.cameras is None else 'its'} cameras.")
         prior_dist = None
         layout = dist_lib.GridLayout(domain.sizes, 1)
@@ -237,9 +266,12 @@ def soft_mining_sampler(
             step=jnp.zeros((), jnp.int32), prior=prior_dist,
             mean_drift=zero(), drift_clipped=zero(), reinit_fraction=zero(), sizes=domain.sizes,
         )
-        if view_hop > 0:
-            return ViewHopState(view_c2w=jnp.asarray(domain.cameras.c2w), view_hops=zero(),
-                                focal=domain.cameras.focal, **fields)
+        if uses_views:
+            views = dict(view_c2w=jnp.asarray(domain.cameras.c2w), view_hops=zero(),
+                         focal=domain.cameras.focal)
+            if hop_clone_fraction > 0:
+                return HopCloneState(hop_clones=zero(), **views, **fields)
+            return ViewHopState(**views, **fields)
         return SoftMiningState(**fields)
 
     def sample(state: SoftMiningState, key: jax.Array) -> Samples:
@@ -277,20 +309,51 @@ def soft_mining_sampler(
         return (jnp.where(cloned[:, None], child, p_pos),
                 jnp.where(cloned, ids[parent], p_ids))
 
-    def _hop_views(state, key, ids, points, noise):
-        """Where each chain would land in another view: ``(hop (N,) bool, positions (N, 2),
-        image ids (N,))``. ``hop`` holds for a ``view_hop`` fraction of the samples whose point
-        is finite and projects inside the drawn view, its landing point (plus ``noise``) too."""
-        n, m = ids.shape[0], state.view_c2w.shape[0]
-        rand = jax.random.uniform(key, (n, 2))
-        other = jnp.minimum((rand[:, 0] * (m - 1)).astype(jnp.int32), m - 2)
-        other = other + (other >= ids).astype(jnp.int32)  # uniform over the other views
+    def _other_view(state, u_view, ids, points, noise):
+        """Where each point lands in another view: ``(valid (N,) bool, positions (N, 2), image
+        ids (N,))``. The view is drawn with the uniforms ``u_view`` ``(N,)``: uniformly over
+        the other views, or over the ``hop_neighbours`` views whose viewing direction is
+        closest to the current one's; ``valid`` holds where the point is finite and its
+        projection (plus ``noise``) lies inside that view."""
+        m = state.view_c2w.shape[0]
+        if hop_neighbours > 0:
+            k = min(int(hop_neighbours), m - 1)
+            forward = state.view_c2w[:, :3, 2]
+            cosine = forward @ forward.T - 3.0 * jnp.eye(m)  # never the view itself
+            _, nearest = jax.lax.top_k(cosine, k)  # (M, k), closest first
+            other = nearest[ids, jnp.minimum((u_view * k).astype(jnp.int32), k - 1)]
+        else:
+            other = jnp.minimum((u_view * (m - 1)).astype(jnp.int32), m - 2)
+            other = other + (other >= ids).astype(jnp.int32)  # uniform over the other views
         hw = jnp.asarray(state.sizes, jnp.float32)[other]
         pos, visible = cameras_lib.project_points(points, state.view_c2w[other], state.focal,
                                                   hw[:, 1], hw[:, 0])
         pos = pos + noise
         inside = jnp.all((pos >= 0.0) & (pos <= hw[:, ::-1]), axis=-1)
-        return (rand[:, 1] < view_hop) & visible & inside, pos, other
+        return visible & inside, pos, other
+
+    def _hop_views(state, key, ids, points, noise):
+        """Where each chain would land in another view: ``(hop (N,) bool, positions (N, 2),
+        image ids (N,))``. ``hop`` holds for a ``view_hop`` fraction of the samples whose point
+        is finite and projects inside the drawn view, its landing point (plus ``noise``) too."""
+        rand = jax.random.uniform(key, (ids.shape[0], 2))
+        valid, pos, other = _other_view(state, rand[:, 0], ids, points, noise)
+        return (rand[:, 1] < view_hop) & valid, pos, other
+
+    def _hop_clones(state, key, ids, points, survivor, noise):
+        """Restarts as hops of surviving chains: ``(cloned (N,) bool, positions (N, 2), image
+        ids (N,))``. Each sample draws a parent uniformly among the ``survivor`` ``(N,)`` chains
+        whose point is finite and lands in another view, drawn as for a hop, at the pixel that
+        sees the parent's point (plus its own ``noise``); ``cloned`` holds for a
+        ``hop_clone_fraction`` of the samples whose landing point is valid."""
+        n = ids.shape[0]
+        rand = jax.random.uniform(key, (n, 3))
+        mass = (survivor & jnp.all(jnp.isfinite(points), axis=-1)).astype(jnp.float32)
+        cdf = jnp.cumsum(mass)
+        total = cdf[-1]
+        parent = jnp.clip(jnp.searchsorted(cdf, rand[:, 0] * total, side="right"), 0, n - 1)
+        valid, pos, other = _other_view(state, rand[:, 1], ids[parent], points[parent], noise)
+        return (rand[:, 2] < hop_clone_fraction) & valid & (total > 0.0), pos, other
 
     def update(state: SoftMiningState, feedback: Feedback, key: jax.Array) -> SoftMiningState:
         sizes = state.sizes
@@ -332,11 +395,13 @@ def soft_mining_sampler(
         moved = x + step_drift + noise
         moved_ids = ids
         hop = jnp.zeros((n,), bool)
-        if view_hop > 0:  # own random numbers, so the other draws do not change with it
+        if uses_views:
             if feedback.points is None:
-                raise ValueError("view_hop > 0 needs Feedback.points: a task over the views of a "
-                                 "3-D scene (NerfTask) returns them from predict.")
+                raise ValueError("view_hop > 0 or hop_clone_fraction > 0 needs Feedback.points: a "
+                                 "task over the views of a 3-D scene (NerfTask) returns them from "
+                                 "predict.")
             points = jnp.asarray(feedback.points, jnp.float32)
+        if view_hop > 0:  # own random numbers, so the other draws do not change with it
             hop, hop_x, hop_ids = _hop_views(state, jax.random.fold_in(key, 2), ids, points,
                                              noise)
             moved = jnp.where(hop[:, None], hop_x, moved)
@@ -377,13 +442,23 @@ def soft_mining_sampler(
         if clone_fraction > 0:  # own random numbers, so the other draws do not change with it
             p_pos, p_ids = _clone_or_prior(jax.random.fold_in(key, 1), x, ids, err, p_pos, p_ids,
                                            noise_std * scale)
+        hop_clone = jnp.zeros((n,), bool)
+        if hop_clone_fraction > 0:  # own random numbers, so the other draws do not change with it
+            hop_clone, c_pos, c_ids = _hop_clones(state, jax.random.fold_in(key, 3), ids, points,
+                                                  ~restart & ~uni, noise)
+            p_pos = jnp.where(hop_clone[:, None], c_pos, p_pos)
+            p_ids = jnp.where(hop_clone, c_ids, p_ids)
         new_x = jnp.where(uni[:, None], fresh.positions,
                           jnp.where(restart[:, None], p_pos, moved))
         new_ids = jnp.where(uni, fresh.image_ids, jnp.where(restart, p_ids, moved_ids))
         new_wh = jnp.asarray(sizes, jnp.float32)[new_ids][:, ::-1]
         new_x = jnp.clip(new_x, 0.0, new_wh)
-        hop_diagnostic = ({"view_hops": jnp.mean((hop & ~restart & ~uni).astype(jnp.float32))}
-                          if view_hop > 0 else {})
+        hop_diagnostic = {}
+        if uses_views:
+            hop_diagnostic["view_hops"] = jnp.mean((hop & ~restart & ~uni).astype(jnp.float32))
+        if hop_clone_fraction > 0:
+            hop_diagnostic["hop_clones"] = jnp.mean((hop_clone & restart & ~uni)
+                                                    .astype(jnp.float32))
         return state.replace(
             positions=new_x,
             image_ids=new_ids.astype(jnp.int32),
