@@ -18,6 +18,13 @@ sampler alike. A sampler with a dense error-map refresh also times one refresh p
 dense render and the rebuild of its map) and adds that time divided by its refresh interval to
 the round's per-step time, so the amortised refresh counts however few steps a round has.
 
+Budget comparison (``--reference DIR``): the variants here train at their own, shorter step budget
+(their learning-rate schedule spans it), and the target is the final PSNR of the baseline of a
+finished comparison in ``DIR`` (mean and per seed) at its longer budget. The reference ratio is
+that budget / the steps each variant needs to reach the target on its own curve: "trained for a
+quarter of the steps, it matches uniform's full run" reads as 4x. The usual table, against this
+comparison's own baseline, is written as well.
+
 A variant is ``name`` (``gin_configs/samplers/name.gin``) or ``label=name:binding;binding``
 (e.g. ``soft_a0.3=soft_mining:WeightSchedule.alpha=0.3``) for ablations.
 """
@@ -165,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timing_steps", type=int, default=100)
     parser.add_argument("--outdir", required=True)
     parser.add_argument("--plots_all_seeds", action="store_true")
+    parser.add_argument("--reference", default=None,
+                        help="a finished comparison's folder: its baseline's final PSNR (per seed "
+                             "and mean) at its step budget is the target of a budget comparison")
     parser.add_argument("--timing_only", action="store_true",
                         help="only the interleaved per-step timing (writes timing.json)")
     parser.add_argument("--summarise_only", action="store_true",
@@ -201,6 +211,7 @@ def main(argv=None) -> int:
             raise SystemExit(f"error: {len(stale)} run folder(s) already exist, e.g. {stale[0]}; "
                              "pass --resume to continue them or --fresh to start again.")
 
+    reference = load_reference(pathlib.Path(args.reference), seeds) if args.reference else None
     code = code_version()  # at the start: a run lasts long enough for commits to land meanwhile
     timing = time_steps(args, variants) if args.timing_rounds > 0 else {}
     if args.timing_only:
@@ -227,16 +238,36 @@ def main(argv=None) -> int:
             print(f"{label} seed {seed}: final eval PSNR {runs[label][seed][-1]['eval_psnr']:.2f}"
                   f" dB ({time.perf_counter() - t:.0f} s)", flush=True)
 
-    summary = summarise(runs, timing, [v[0] for v in variants], seeds)
+    summary = summarise(runs, timing, [v[0] for v in variants], seeds, reference)
     (outdir / "results.json").write_text(json.dumps(
         {"args": vars(args), "device": str(jax.devices()[0]), "code": code,
-         "timing": timing,
+         "timing": timing, "reference": reference,
          "summary": summary, "runs": {k: {str(s): r for s, r in v.items()}
                                       for k, v in runs.items()}}, indent=1))
     (outdir / "results.md").write_text(markdown(summary, args, seeds))
     plot(runs, summary, outdir)
     print((outdir / "results.md").read_text())
     return 0
+
+
+def load_reference(folder: pathlib.Path, seeds: list[int]) -> dict:
+    """The target of a budget comparison: the baseline of the finished comparison in ``folder``
+    (``{"folder", "baseline", "num_steps", "target_psnr", "per_seed": {seed: final PSNR}}``)."""
+    path = folder / "results.json"
+    if not path.is_file():
+        raise SystemExit(f"error: --reference {folder}: no results.json there; run that "
+                         "comparison first (e.g. python experiments/reproduce.py "
+                         f"{folder.name}).")
+    results = json.loads(path.read_text())
+    base = results["summary"]["baseline"]
+    finals = {int(seed): records[-1]["eval_psnr"]
+              for seed, records in results["runs"][base].items()}
+    missing = sorted(set(seeds) - set(finals))
+    if missing:
+        raise SystemExit(f"error: --reference {folder} has no {base} run for seed(s) {missing}.")
+    return {"folder": str(folder), "baseline": base, "num_steps": int(results["args"]["num_steps"]),
+            "target_psnr": float(np.mean([finals[s] for s in seeds])),
+            "per_seed": {str(s): float(finals[s]) for s in seeds}}
 
 
 def milestones(steps: list[float]) -> list[float]:
@@ -250,7 +281,7 @@ def resummarise(outdir: pathlib.Path) -> int:
     runs = {label: {int(seed): records for seed, records in per_seed.items()}
             for label, per_seed in results["runs"].items()}
     seeds = sorted(next(iter(runs.values())))
-    summary = summarise(runs, results["timing"], list(runs), seeds)
+    summary = summarise(runs, results["timing"], list(runs), seeds, results.get("reference"))
     results["summary"] = summary
     (outdir / "results.json").write_text(json.dumps(results, indent=1))
     (outdir / "results.md").write_text(markdown(summary, argparse.Namespace(**results["args"]),
@@ -260,7 +291,7 @@ def resummarise(outdir: pathlib.Path) -> int:
     return 0
 
 
-def summarise(runs, timing, labels, seeds) -> dict:
+def summarise(runs, timing, labels, seeds, reference: dict | None = None) -> dict:
     base = labels[0]
     steps = np.asarray([r["step"] for r in runs[base][seeds[0]]], float)
     marks = milestones(steps.tolist())
@@ -305,6 +336,18 @@ def summarise(runs, timing, labels, seeds) -> dict:
             "train_time_ratio": train_ratio,
             "train_wallclock_ratio": ratio / train_ratio if train_ratio and ratio else None,
         }
+        if reference is not None:
+            ref_steps = reference["num_steps"]
+            got = steps_to_reach(steps, c.mean(0), reference["target_psnr"])
+            own = [steps_to_reach(steps, c[i], reference["per_seed"][str(seed)])
+                   for i, seed in enumerate(seeds)]
+            out["samplers"][lab].update(
+                reference_steps=got,
+                reference_ratio=ref_steps / got if np.isfinite(got) and got > 0 else 0.0,
+                reference_ratio_per_seed=[ref_steps / g if np.isfinite(g) and g > 0 else 0.0
+                                          for g in own])
+    if reference is not None:
+        out["reference"] = reference
     return out
 
 
@@ -347,6 +390,24 @@ def markdown(summary, args, seeds) -> str:
               "cost that grows as training proceeds, but the runs ran one after another, so "
               "machine noise does not cancel). Wall-clock ratio = step ratio / time ratio "
               "(in brackets: step ratio / in-run time ratio)."]
+    ref = summary.get("reference")
+    if ref is not None:
+        lines += [
+            "", f"Budget comparison: target {ref['baseline']}'s final PSNR at {ref['num_steps']} "
+            f"steps in `{ref['folder']}` = {ref['target_psnr']:.2f} dB (per seed: "
+            + ", ".join(f"{v:.2f}" for v in ref["per_seed"].values()) + " dB); every run here "
+            f"trains for {steps[-1]:.0f} steps with its schedule over that budget.", "",
+            "| sampler | final PSNR | steps to the reference target | reference ratio (per seed) |",
+            "|---|---|---|---|"]
+        for lab, s in summary["samplers"].items():
+            got = s["reference_steps"]
+            reach = "never" if not np.isfinite(got) else f"{got:.0f}"
+            seeds_txt = ", ".join(f"{r:.2f}" for r in s["reference_ratio_per_seed"])
+            lines.append(f"| {lab} | {s['final_psnr_mean']:.2f} ± {s['final_psnr_std']:.2f} | "
+                         f"{reach} | {s['reference_ratio']:.2f} ({seeds_txt}) |")
+        lines += ["", f"Reference ratio: {ref['num_steps']} / the steps this sampler needs to "
+                  "reach the target on its own mean curve (per seed: against that seed's "
+                  "reference PSNR; 0 = never)."]
     return "\n".join(lines) + "\n"
 
 

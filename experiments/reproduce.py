@@ -322,6 +322,14 @@ SUITES: dict[str, list[str]] = {
                                    50, (2, 20),
                                    ("hop_reinit0.3=soft_mining:"
                                     "soft_mining_sampler.reinit_fraction=0.3",)),
+    # Budget comparison: uniform and soft mining (chair's defaults, view hops) trained for a
+    # quarter of chair_fine_eval_cpu's 2000 steps, with their learning-rate schedule over those
+    # 500 steps, against chair_fine_eval_cpu's uniform at 2000 steps (run that suite first). No
+    # interleaved timing (chair_fine_eval_cpu has it) and no video.
+    "chair_budget500_cpu": [*_suite("gin_configs/blender/chair_cpu.gin", "uniform,soft_mining",
+                                    "0,1", 500, 50, (0, 0),
+                                    bindings=("blender_task.video_frames = 0",)),
+                            "--reference", "experiments/results/chair_fine_eval_cpu"],
     # One seed, 1000 steps: which of the official preset's differences matter on NeRF.
     "chair_ablations_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform", "0", 1000, 250,
                                   (2, 10), _NERF_ABLATIONS, bindings=(_CHAIR_NO_HOP,)),

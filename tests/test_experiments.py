@@ -89,6 +89,24 @@ def test_compare_samplers_end_to_end_results_page_and_stale_runs(tmp_path, monke
     assert compare_samplers.main([*argv, "--resume", "--timing_rounds", "0"]) == 0
     one_seed = [*argv[: argv.index("--seeds")], "--seeds", "0", *argv[argv.index("--seeds") + 2:]]
     assert compare_samplers.main([*one_seed, "--fresh", "--timing_rounds", "0"]) == 0
+    # A budget comparison: trained for half the steps, against the (now one-seed) comparison's
+    # uniform.
+    half = [*one_seed[: one_seed.index("--num_steps")], "--num_steps", "20",
+            *one_seed[one_seed.index("--num_steps") + 2:]]
+    half[half.index("--outdir") + 1] = str(tmp_path / "half")
+    with pytest.raises(SystemExit, match="no results.json"):
+        compare_samplers.main([*half, "--reference", str(tmp_path / "missing")])
+    assert compare_samplers.main([*half, "--reference", str(out), "--timing_rounds", "0"]) == 0
+    budget = json.loads((tmp_path / "half" / "results.json").read_text())["summary"]
+    reference = budget["reference"]
+    assert reference["num_steps"] == 40 and set(reference["per_seed"]) == {"0"}
+    assert reference["target_psnr"] == pytest.approx(json.loads(
+        (out / "results.json").read_text())["runs"]["uniform"]["0"][-1]["eval_psnr"])
+    for s in budget["samplers"].values():
+        ratio = s["reference_ratio"]
+        assert ratio == 0.0 or ratio >= 2.0  # it reaches the target within its 20 steps, or never
+        assert len(s["reference_ratio_per_seed"]) == 1
+    assert "Budget comparison" in (tmp_path / "half" / "results.md").read_text()
 
 
 def test_interleaved_timing_charges_the_dense_refresh(tmp_path, monkeypatch):
