@@ -22,8 +22,10 @@ Budget comparison (``--reference DIR``): the variants here train at their own, s
 (their learning-rate schedule spans it), and the target is the final PSNR of the baseline of a
 finished comparison in ``DIR`` (mean and per seed) at its longer budget. The reference ratio is
 that budget / the steps each variant needs to reach the target on its own curve: "trained for a
-quarter of the steps, it matches uniform's full run" reads as 4x. The usual table, against this
-comparison's own baseline, is written as well.
+quarter of the steps, it matches uniform's full run" reads as 4x. With the learning-rate schedule
+of the reference bound instead (e.g. ``adam.num_steps``), the runs here are the start of the
+reference's and the ratio is read off the shared schedule on a shorter run. The usual table,
+against this comparison's own baseline, is written as well.
 
 A variant is ``name`` (``gin_configs/samplers/name.gin``) or ``label=name:binding;binding``
 (e.g. ``soft_a0.3=soft_mining:WeightSchedule.alpha=0.3``) for ablations.
@@ -395,8 +397,8 @@ def markdown(summary, args, seeds) -> str:
         lines += [
             "", f"Budget comparison: target {ref['baseline']}'s final PSNR at {ref['num_steps']} "
             f"steps in `{ref['folder']}` = {ref['target_psnr']:.2f} dB (per seed: "
-            + ", ".join(f"{v:.2f}" for v in ref["per_seed"].values()) + " dB); every run here "
-            f"trains for {steps[-1]:.0f} steps with its schedule over that budget.", "",
+            + ", ".join(f"{v:.2f}" for v in ref["per_seed"].values()) + f" dB); the runs here "
+            f"train for {steps[-1]:.0f} steps.", "",
             "| sampler | final PSNR | steps to the reference target | reference ratio (per seed) |",
             "|---|---|---|---|"]
         for lab, s in summary["samplers"].items():

@@ -331,12 +331,13 @@ SUITES: dict[str, list[str]] = {
                                     bindings=("blender_task.video_frames = 0",)),
                             "--reference", "experiments/results/chair_fine_eval_cpu"],
     # Screening around the chair default with view hops (hop 1.0): the first 600 of 2000 steps
-    # (the learning-rate schedule spans 2000, so the curves are the start of chair_fine_eval_cpu's;
-    # soft mining must cross uniform's 2000-step PSNR by step 500 for 4x), 2 seeds, no video.
+    # (the learning-rate schedule spans 2000, so the curves are the start of those of
+    # chair_fine_eval_cpu, which must be run first: soft mining must cross its uniform's
+    # 2000-step PSNR by step 500 for 4x, the reference ratio), 2 seeds, no video.
     # hop_neighbours (hops only to the 8 views closest in viewing direction), hop clones (half of
     # the restarts become hops of surviving chains), no uniform restarts, re-seed fraction 0.7,
     # beta 1.
-    "chair_hop_screen_cpu": _suite(
+    "chair_hop_screen_cpu": [*_suite(
         "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 600, 50, (0, 0),
         ("nbr8=soft_mining:soft_mining_sampler.hop_neighbours=8",
          "hclone0.5=soft_mining:soft_mining_sampler.hop_clone_fraction=0.5",
@@ -344,14 +345,16 @@ SUITES: dict[str, list[str]] = {
          "rf0.7=soft_mining:soft_mining_sampler.reinit_fraction=0.7",
          "beta1=soft_mining:soft_mining_sampler.concentration=1.0"),
         ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
+        "--reference", "experiments/results/chair_fine_eval_cpu"],
     # The dense error-map baselines on chair, screened as chair_hop_screen_cpu (seed 0): the
     # instant-ngp style map fed by the training samples (8 px cells) and the dense map refreshed
     # every 250 steps by rendering all 100 training views.
-    "chair_error_map_screen_cpu": _suite(
+    "chair_error_map_screen_cpu": [*_suite(
         "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0", 600, 50, (0, 0),
         ("emapfb8=error_map_feedback:error_map_sampler.cell_size=8",
          "emap250=error_map:error_map_sampler.refresh_interval=250"),
         ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
+        "--reference", "experiments/results/chair_fine_eval_cpu"],
     # One seed, 1000 steps: which of the official preset's differences matter on NeRF.
     "chair_ablations_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform", "0", 1000, 250,
                                   (2, 10), _NERF_ABLATIONS, bindings=(_CHAIR_NO_HOP,)),
