@@ -395,7 +395,7 @@ def markdown(summary, args, seeds) -> str:
     ref = summary.get("reference")
     if ref is not None:
         lines += [
-            "", f"Budget comparison: target {ref['baseline']}'s final PSNR at {ref['num_steps']} "
+            "", f"Against a reference: target {ref['baseline']}'s final PSNR at {ref['num_steps']} "
             f"steps in `{ref['folder']}` = {ref['target_psnr']:.2f} dB (per seed: "
             + ", ".join(f"{v:.2f}" for v in ref["per_seed"].values()) + f" dB); the runs here "
             f"train for {steps[-1]:.0f} steps.", "",

@@ -106,7 +106,7 @@ def test_compare_samplers_end_to_end_results_page_and_stale_runs(tmp_path, monke
         ratio = s["reference_ratio"]
         assert ratio == 0.0 or ratio >= 2.0  # it reaches the target within its 20 steps, or never
         assert len(s["reference_ratio_per_seed"]) == 1
-    assert "Budget comparison" in (tmp_path / "half" / "results.md").read_text()
+    assert "Against a reference" in (tmp_path / "half" / "results.md").read_text()
 
 
 def test_interleaved_timing_charges_the_dense_refresh(tmp_path, monkeypatch):
