@@ -30,14 +30,16 @@ sys.path.insert(0, str(ROOT))
 
 # The recorded compare_samplers.py arguments that define a section's runs, in command-line order.
 _SUITE_KEYS = ("gin_configs", "gin_bindings", "samplers", "variant", "seeds", "num_steps",
-               "eval_every", "timing_rounds", "timing_steps")
+               "eval_every", "timing_rounds", "timing_steps", "reference")
 
 
 def command_of(folder: pathlib.Path, args: dict) -> str:
     """The compare_samplers.py command that produced ``folder`` (from its recorded arguments)."""
     argv = []
     for key in _SUITE_KEYS:  # list-valued options repeat their flag
-        value = args.get(key, []) if key == "variant" else args[key]
+        value = args.get(key, []) if key == "variant" else args.get(key)
+        if value is None:  # an option this comparison did not use (or predates)
+            continue
         for v in value if isinstance(value, list) else [value]:
             argv += [f"--{key}", str(v)]
     try:
