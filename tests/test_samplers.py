@@ -533,8 +533,20 @@ def test_hops_go_to_the_nearest_views_with_hop_neighbours():
     ids = np.asarray(state.image_ids)
     assert len(set(ids.tolist())) == 3
     np.testing.assert_array_equal(np.asarray(new.image_ids), nearest[ids])
+    # hop_farthest: the view whose direction is farthest instead.
+    far = soft_mining_sampler(step_size=1e-8, drift=False, reinit_fraction=0.0,
+                              uniform_fraction=0.0, view_hop=1.0, hop_neighbours=1,
+                              hop_farthest=True)
+    new = far.update(far.init(jax.random.key(0), domain, n),
+                     Feedback(smp, jnp.ones(n), jnp.ones(n), jnp.zeros((n, 2)), points),
+                     jax.random.key(3))
+    farthest = np.argmin(forward @ forward.T + 3.0 * np.eye(3), axis=1)
+    assert np.any(farthest != nearest)
+    np.testing.assert_array_equal(np.asarray(new.image_ids), farthest[ids])
     with pytest.raises(ValueError, match="hop_neighbours"):
         soft_mining_sampler(view_hop=1.0, hop_neighbours=-1)
+    with pytest.raises(ValueError, match="hop_farthest"):
+        soft_mining_sampler(view_hop=1.0, hop_farthest=True)
 
 
 def test_restarts_become_hops_of_surviving_chains_with_hop_clone_fraction():

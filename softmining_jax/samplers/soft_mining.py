@@ -114,6 +114,7 @@ def soft_mining_sampler(
     uniform_fraction: float = 0.1,
     view_hop: float = 0.0,
     hop_neighbours: int = 0,
+    hop_farthest: bool = False,
     hop_clone_fraction: float = 0.0,
     uniform_fade: tuple[int, int] | None = None,
     prior: str = "edge",
@@ -159,6 +160,8 @@ def soft_mining_sampler(
       hop_neighbours: if > 0, a hop (or hop clone) goes to one of this many views whose viewing
         direction is closest to the current view's, drawn uniformly, instead of to any other
         view (fewer occluded landings, less change of viewpoint).
+      hop_farthest: with ``hop_neighbours = k``, draw among the ``k`` views whose viewing
+        direction is farthest from the current one instead (the largest change of viewpoint).
       hop_clone_fraction: each restarting sample (re-initialised or out of its image, not a
         uniform restart) restarts, with this probability, as a hop of a surviving chain drawn
         uniformly among this step's survivors: in another view (drawn as for ``view_hop``), at
@@ -222,6 +225,8 @@ def soft_mining_sampler(
                          "changes a sample's view.")
     if int(hop_neighbours) != hop_neighbours or hop_neighbours < 0:
         raise ValueError(f"hop_neighbours must be a view count >= 0, got {hop_neighbours}.")
+    if hop_farthest and hop_neighbours < 1:
+        raise ValueError("hop_farthest needs hop_neighbours >= 1 (how many of the farthest views).")
     if uniform_fade is not None:
         if uniform_block:
             raise ValueError("uniform_fade needs random uniform restarts, not uniform_block.")
@@ -313,15 +318,18 @@ def soft_mining_sampler(
         """Where each point lands in another view: ``(valid (N,) bool, positions (N, 2), image
         ids (N,))``. The view is drawn with the uniforms ``u_view`` ``(N,)``: uniformly over
         the other views, or over the ``hop_neighbours`` views whose viewing direction is
-        closest to the current one's; ``valid`` holds where the point is finite and its
-        projection (plus ``noise``) lies inside that view."""
+        closest to (``hop_farthest``: farthest from) the current one's; ``valid`` holds where
+        the point is finite and its projection (plus ``noise``) lies inside that view."""
         m = state.view_c2w.shape[0]
         if hop_neighbours > 0:
             k = min(int(hop_neighbours), m - 1)
             forward = state.view_c2w[:, :3, 2]
-            cosine = forward @ forward.T - 3.0 * jnp.eye(m)  # never the view itself
-            _, nearest = jax.lax.top_k(cosine, k)  # (M, k), closest first
-            other = nearest[ids, jnp.minimum((u_view * k).astype(jnp.int32), k - 1)]
+            cosine = forward @ forward.T
+            if hop_farthest:
+                _, chosen = jax.lax.top_k(-cosine - 3.0 * jnp.eye(m), k)  # (M, k), farthest first
+            else:
+                _, chosen = jax.lax.top_k(cosine - 3.0 * jnp.eye(m), k)  # never the view itself
+            other = chosen[ids, jnp.minimum((u_view * k).astype(jnp.int32), k - 1)]
         else:
             other = jnp.minimum((u_view * (m - 1)).astype(jnp.int32), m - 2)
             other = other + (other >= ids).astype(jnp.int32)  # uniform over the other views
