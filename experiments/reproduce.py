@@ -336,14 +336,16 @@ SUITES: dict[str, list[str]] = {
     # 2000-step PSNR by step 500 for 4x, the reference ratio), 2 seeds, no video.
     # hop_neighbours (hops only to the 8 views closest in viewing direction), hop clones (half of
     # the restarts become hops of surviving chains), no uniform restarts, re-seed fraction 0.7,
-    # beta 1.
+    # beta 1; hops only to the 25 views farthest in viewing direction.
     "chair_hop_screen_cpu": [*_suite(
         "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 600, 50, (0, 0),
         ("nbr8=soft_mining:soft_mining_sampler.hop_neighbours=8",
          "hclone0.5=soft_mining:soft_mining_sampler.hop_clone_fraction=0.5",
          "uf0.0=soft_mining:soft_mining_sampler.uniform_fraction=0.0",
          "rf0.7=soft_mining:soft_mining_sampler.reinit_fraction=0.7",
-         "beta1=soft_mining:soft_mining_sampler.concentration=1.0"),
+         "beta1=soft_mining:soft_mining_sampler.concentration=1.0",
+         "far25=soft_mining:soft_mining_sampler.hop_neighbours=25;"
+         "soft_mining_sampler.hop_farthest=True"),
         ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
         "--reference", "experiments/results/chair_fine_eval_cpu"],
     # The dense error-map baselines on chair, screened as chair_hop_screen_cpu (seed 0): the
