@@ -330,6 +330,11 @@ SUITES: dict[str, list[str]] = {
                                     "0,1", 500, 50, (0, 0),
                                     bindings=("blender_task.video_frames = 0",)),
                             "--reference", "experiments/results/chair_fine_eval_cpu"],
+    # Chair's default (view hops) on four seeds, evaluated every 50 steps as chair_fine_eval_cpu
+    # (whose seed 0 and 1 runs, uniform and hop1.0, are these suite's first two seeds: same
+    # config and code path, deterministic). Not timed (chair_fine_eval_cpu is).
+    "chair_seeds_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform,soft_mining",
+                              "0,1,2,3", 2000, 50, (0, 0)),
     # Screening around the chair default with view hops (hop 1.0): the first 600 of 2000 steps
     # (the learning-rate schedule spans 2000, so the curves are the start of those of
     # chair_fine_eval_cpu, which must be run first: soft mining must cross its uniform's
