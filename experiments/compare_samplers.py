@@ -243,7 +243,7 @@ def main(argv=None) -> int:
     summary = summarise(runs, timing, [v[0] for v in variants], seeds, reference)
     (outdir / "results.json").write_text(json.dumps(
         {"args": vars(args), "device": str(jax.devices()[0]), "code": code,
-         "timing": timing, "reference": reference,
+         "timing": timing,
          "summary": summary, "runs": {k: {str(s): r for s, r in v.items()}
                                       for k, v in runs.items()}}, indent=1))
     (outdir / "results.md").write_text(markdown(summary, args, seeds))
@@ -283,7 +283,8 @@ def resummarise(outdir: pathlib.Path) -> int:
     runs = {label: {int(seed): records for seed, records in per_seed.items()}
             for label, per_seed in results["runs"].items()}
     seeds = sorted(next(iter(runs.values())))
-    summary = summarise(runs, results["timing"], list(runs), seeds, results.get("reference"))
+    summary = summarise(runs, results["timing"], list(runs), seeds,
+                        results["summary"].get("reference"))
     results["summary"] = summary
     (outdir / "results.json").write_text(json.dumps(results, indent=1))
     (outdir / "results.md").write_text(markdown(summary, argparse.Namespace(**results["args"]),

@@ -37,8 +37,9 @@ def command_of(folder: pathlib.Path, args: dict) -> str:
     """The compare_samplers.py command that produced ``folder`` (from its recorded arguments)."""
     argv = []
     for key in _SUITE_KEYS:  # list-valued options repeat their flag
-        value = args.get(key, []) if key == "variant" else args.get(key)
-        if value is None:  # an option this comparison did not use (or predates)
+        # --variant and --reference are optional (and absent from results older than them).
+        value = args.get(key) if key in ("variant", "reference") else args[key]
+        if value is None:
             continue
         for v in value if isinstance(value, list) else [value]:
             argv += [f"--{key}", str(v)]

@@ -96,6 +96,15 @@ def _normal_from_uniform(u: jax.Array) -> jax.Array:
     return np.float32(np.sqrt(2.0)) * jax.lax.erf_inv(jnp.maximum(2.0 * u - 1.0, lo))
 
 
+def _draw_parents(mass: jax.Array, u: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Indices ``(N,)`` drawn with probability ``mass / sum(mass)`` from the uniforms ``u``
+    ``(N,)`` (``mass``: ``(N,)``, non-negative), and the total mass (scalar; 0: no parent)."""
+    cdf = jnp.cumsum(mass)
+    total = cdf[-1]
+    parent = jnp.searchsorted(cdf, u * total, side="right")
+    return jnp.clip(parent, 0, mass.shape[0] - 1), total
+
+
 def _check_fraction(name: str, value: float) -> None:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {value}.")
@@ -305,31 +314,35 @@ def soft_mining_sampler(
         n = x.shape[0]
         rand = jax.random.uniform(key, (n, 4))
         mass = jnp.exp(float(concentration) * jnp.log(jnp.maximum(err, _ERR_FLOOR)))
-        mass = jnp.where(err > 0.0, mass, 0.0)
-        cdf = jnp.cumsum(mass)
-        total = cdf[-1]
-        parent = jnp.clip(jnp.searchsorted(cdf, rand[:, 0] * total, side="right"), 0, n - 1)
+        parent, total = _draw_parents(jnp.where(err > 0.0, mass, 0.0), rand[:, 0])
         child = x[parent] + noise_scale[parent] * _normal_from_uniform(rand[:, 1:3])
         cloned = (rand[:, 3] < clone_fraction) & (total > 0.0)
         return (jnp.where(cloned[:, None], child, p_pos),
                 jnp.where(cloned, ids[parent], p_ids))
 
-    def _other_view(state, u_view, ids, points, noise):
+    def _view_choices(state):
+        """``(M, k)`` the views a hop from each view may go to (the ``hop_neighbours`` closest
+        in viewing direction, or with ``hop_farthest`` the farthest, never the view itself), or
+        None: any other view."""
+        if hop_neighbours == 0:
+            return None
+        m = state.view_c2w.shape[0]
+        forward = state.view_c2w[:, :3, 2]
+        cosine = forward @ forward.T
+        rank = -cosine if hop_farthest else cosine
+        _, chosen = jax.lax.top_k(rank - 3.0 * jnp.eye(m), min(int(hop_neighbours), m - 1))
+        return chosen
+
+    def _other_view(state, choices, u_view, ids, points, noise):
         """Where each point lands in another view: ``(valid (N,) bool, positions (N, 2), image
         ids (N,))``. The view is drawn with the uniforms ``u_view`` ``(N,)``: uniformly over
-        the other views, or over the ``hop_neighbours`` views whose viewing direction is
-        closest to (``hop_farthest``: farthest from) the current one's; ``valid`` holds where
-        the point is finite and its projection (plus ``noise``) lies inside that view."""
+        the other views, or over the views ``choices`` (``_view_choices``) lists for the current
+        one; ``valid`` holds where the point is finite and its projection (plus ``noise``) lies
+        inside that view."""
         m = state.view_c2w.shape[0]
-        if hop_neighbours > 0:
-            k = min(int(hop_neighbours), m - 1)
-            forward = state.view_c2w[:, :3, 2]
-            cosine = forward @ forward.T
-            if hop_farthest:
-                _, chosen = jax.lax.top_k(-cosine - 3.0 * jnp.eye(m), k)  # (M, k), farthest first
-            else:
-                _, chosen = jax.lax.top_k(cosine - 3.0 * jnp.eye(m), k)  # never the view itself
-            other = chosen[ids, jnp.minimum((u_view * k).astype(jnp.int32), k - 1)]
+        if choices is not None:
+            k = choices.shape[1]
+            other = choices[ids, jnp.minimum((u_view * k).astype(jnp.int32), k - 1)]
         else:
             other = jnp.minimum((u_view * (m - 1)).astype(jnp.int32), m - 2)
             other = other + (other >= ids).astype(jnp.int32)  # uniform over the other views
@@ -340,15 +353,15 @@ def soft_mining_sampler(
         inside = jnp.all((pos >= 0.0) & (pos <= hw[:, ::-1]), axis=-1)
         return visible & inside, pos, other
 
-    def _hop_views(state, key, ids, points, noise):
+    def _hop_views(state, choices, key, ids, points, noise):
         """Where each chain would land in another view: ``(hop (N,) bool, positions (N, 2),
         image ids (N,))``. ``hop`` holds for a ``view_hop`` fraction of the samples whose point
         is finite and projects inside the drawn view, its landing point (plus ``noise``) too."""
         rand = jax.random.uniform(key, (ids.shape[0], 2))
-        valid, pos, other = _other_view(state, rand[:, 0], ids, points, noise)
+        valid, pos, other = _other_view(state, choices, rand[:, 0], ids, points, noise)
         return (rand[:, 1] < view_hop) & valid, pos, other
 
-    def _hop_clones(state, key, ids, points, survivor, noise):
+    def _hop_clones(state, choices, key, ids, points, survivor, noise):
         """Restarts as hops of surviving chains: ``(cloned (N,) bool, positions (N, 2), image
         ids (N,))``. Each sample draws a parent uniformly among the ``survivor`` ``(N,)`` chains
         whose point is finite and lands in another view, drawn as for a hop, at the pixel that
@@ -357,10 +370,9 @@ def soft_mining_sampler(
         n = ids.shape[0]
         rand = jax.random.uniform(key, (n, 3))
         mass = (survivor & jnp.all(jnp.isfinite(points), axis=-1)).astype(jnp.float32)
-        cdf = jnp.cumsum(mass)
-        total = cdf[-1]
-        parent = jnp.clip(jnp.searchsorted(cdf, rand[:, 0] * total, side="right"), 0, n - 1)
-        valid, pos, other = _other_view(state, rand[:, 1], ids[parent], points[parent], noise)
+        parent, total = _draw_parents(mass, rand[:, 0])
+        valid, pos, other = _other_view(state, choices, rand[:, 1], ids[parent], points[parent],
+                                        noise)
         return (rand[:, 2] < hop_clone_fraction) & valid & (total > 0.0), pos, other
 
     def update(state: SoftMiningState, feedback: Feedback, key: jax.Array) -> SoftMiningState:
@@ -409,9 +421,10 @@ def soft_mining_sampler(
                                  "task over the views of a 3-D scene (NerfTask) returns them from "
                                  "predict.")
             points = jnp.asarray(feedback.points, jnp.float32)
+            choices = _view_choices(state)
         if view_hop > 0:  # own random numbers, so the other draws do not change with it
-            hop, hop_x, hop_ids = _hop_views(state, jax.random.fold_in(key, 2), ids, points,
-                                             noise)
+            hop, hop_x, hop_ids = _hop_views(state, choices, jax.random.fold_in(key, 2), ids,
+                                             points, noise)
             moved = jnp.where(hop[:, None], hop_x, moved)
             moved_ids = jnp.where(hop, hop_ids, ids)
             wh = jnp.asarray(sizes, jnp.float32)[moved_ids][:, ::-1]
@@ -452,8 +465,8 @@ def soft_mining_sampler(
                                            noise_std * scale)
         hop_clone = jnp.zeros((n,), bool)
         if hop_clone_fraction > 0:  # own random numbers, so the other draws do not change with it
-            hop_clone, c_pos, c_ids = _hop_clones(state, jax.random.fold_in(key, 3), ids, points,
-                                                  ~restart & ~uni, noise)
+            hop_clone, c_pos, c_ids = _hop_clones(state, choices, jax.random.fold_in(key, 3), ids,
+                                                  points, ~restart & ~uni, noise)
             p_pos = jnp.where(hop_clone[:, None], c_pos, p_pos)
             p_ids = jnp.where(hop_clone, c_ids, p_ids)
         new_x = jnp.where(uni[:, None], fresh.positions,
