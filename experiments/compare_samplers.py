@@ -137,7 +137,8 @@ def time_steps(args, variants) -> dict[str, dict[str, float]]:
             interval = s["sampler"].dense_refresh_interval
             if interval:  # one refresh per round, charged to the steps it serves
                 t = time.perf_counter()
-                dense = s["task"].dense_l1(s["state"].params)
+                dense = s["task"].dense_l1(s["state"].params,
+                                           stride=s["sampler"].dense_stride)
                 s["state"] = s["state"].replace(
                     sampler_state=s["refresh"](s["state"].sampler_state, dense))
                 jax.block_until_ready(s["state"].sampler_state)

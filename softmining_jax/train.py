@@ -380,7 +380,8 @@ def train_and_evaluate(
         tick = time.perf_counter()
         for step in range(first_step, num_steps):
             if interval and step > 0 and step % interval == 0:
-                dense = task.dense_l1(local(state.params))
+                dense = task.dense_l1(local(state.params), stride=sampler.dense_stride,
+                                      phase=step // interval - 1)
                 if stacked:
                     dense = par.replicate(dense, ndev)
                 state = state.replace(sampler_state=refresh_fn(state.sampler_state, dense))

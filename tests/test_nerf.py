@@ -208,6 +208,21 @@ def test_interlevel_loss_does_not_leak_into_the_position_gradient(sphere_scene):
     np.testing.assert_array_equal(aux_grad, 0.0)
 
 
+def test_strided_dense_l1_renders_one_pixel_per_block_of_every_view(sphere_scene):
+    from softmining_jax.tasks import dense
+
+    task = NerfTask(sphere_scene, field=SmallField, proposal=SmallProposal,
+                    num_proposal_samples=8, num_samples=8)
+    params = task.init_params(jax.random.key(0))
+    full = task.dense_l1(params)
+    strided = task.dense_l1(params, stride=3, phase=4)
+    assert len(full) == len(strided) == len(sphere_scene.train_images)
+    rows, cols = dense.block_pixels(24, 24, 3, 4)
+    for m in (0, len(full) - 1):
+        expected = np.repeat(np.repeat(np.asarray(full[m])[np.ix_(rows, cols)], 3, 0), 3, 1)
+        np.testing.assert_allclose(np.asarray(strided[m]), expected, atol=1e-5)
+
+
 def test_sample_pictures_pool_every_view_over_the_mean_view(sphere_scene):
     task = NerfTask(sphere_scene, field=SmallField, proposal=SmallProposal,
                     num_proposal_samples=8, num_samples=8, eval_views=1, video_frames=0)

@@ -33,11 +33,14 @@ def _params(workdir: pathlib.Path, task, sampler, batch):
     return state
 
 
-@pytest.mark.parametrize("name", ["soft_mining", "error_map", "official"])
+@pytest.mark.parametrize("name", ["soft_mining", "error_map", "error_map_strided", "official"])
 def test_resume_equals_uninterrupted(tmp_path, name):
     make = {
         "soft_mining": samplers.soft_mining_sampler,
         "error_map": lambda: samplers.error_map_sampler(refresh_interval=10),
+        # The refresh phase (which pixel of each block is rendered) must continue on resume.
+        "error_map_strided": lambda: samplers.error_map_sampler(refresh_interval=10,
+                                                                dense_stride=2),
         "official": samplers.official_sampler,
     }[name]
     task = tiny_task()

@@ -80,6 +80,9 @@ class Sampler(NamedTuple):
         do not use dense error maps.
       dense_refresh_interval: the train loop computes ``dense_l1`` and calls ``refresh`` every this
         many steps (0: never).
+      dense_stride: the dense maps are rendered at one pixel per ``dense_stride x dense_stride``
+        block, whose error fills the block (1: every pixel; see ``softmining_jax.tasks.dense``);
+        ``refresh`` still receives full-size maps.
       position_gradient_due: ``position_gradient_due(state) -> ()`` bool: whether this step's
         ``update`` reads ``Feedback.error_grads``. On the other steps the train step skips the
         position gradient (its ``error_grads`` are zeros). None: every step (a sampler that never
@@ -92,4 +95,5 @@ class Sampler(NamedTuple):
     update: UpdateFn
     refresh: RefreshFn = _no_refresh
     dense_refresh_interval: int = 0
+    dense_stride: int = 1
     position_gradient_due: GradientDueFn | None = None

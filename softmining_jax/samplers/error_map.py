@@ -27,7 +27,7 @@ from flax import struct
 from softmining_jax.samplers import distribution as dist_lib
 from softmining_jax.samplers.base import Feedback, Sampler, Samples
 from softmining_jax.samplers.domain import Domain
-from softmining_jax.samplers.soft_mining import _check_fraction
+from softmining_jax.samplers.soft_mining import _check_dense_stride, _check_fraction
 from softmining_jax.samplers.uniform import _check_num_samples, uniform_positions
 from softmining_jax.samplers.weights import WeightSchedule
 
@@ -57,6 +57,7 @@ def error_map_sampler(
     cell_size: int = 1,
     source: str = "dense",
     refresh_interval: int = 100,
+    dense_stride: int = 1,
     uniform_fraction: float = 0.1,
     ema: float = 0.1,
     rebuild_interval: int = 16,
@@ -69,6 +70,10 @@ def error_map_sampler(
       source: ``"dense"`` (refreshed from a full per-pixel error image every ``refresh_interval``
         steps) or ``"feedback"`` (updated from the training samples' ``Q`` every step).
       refresh_interval: steps between dense refreshes (dense source).
+      dense_stride: dense source: each refresh renders one pixel per ``dense_stride`` x
+        ``dense_stride`` block and gives the block its error (``dense_stride^2`` times cheaper,
+        the resolution of ``cell_size = dense_stride``; 1: every pixel). The rendered pixel's
+        offset in its block rotates from one refresh to the next.
       uniform_fraction: fraction of each batch drawn uniformly.
       ema: feedback source: weight of a new observation in a cell's moving average.
       rebuild_interval: feedback source: the sampling CDF is rebuilt from the grid every this many
@@ -82,6 +87,7 @@ def error_map_sampler(
     if not 0.0 < ema <= 1.0:
         raise ValueError(f"ema must be in (0, 1], got {ema}.")
     _check_fraction("uniform_fraction", uniform_fraction)
+    _check_dense_stride(dense_stride)
     schedule = weights if weights is not None else WeightSchedule()
 
     def init(key: jax.Array, domain: Domain, num_samples: int) -> ErrorMapState:
@@ -147,4 +153,5 @@ def error_map_sampler(
 
     interval = int(refresh_interval) if source == "dense" else 0
     return Sampler(init=init, sample=sample, loss_weights=loss_weights, update=update,
-                   refresh=refresh, dense_refresh_interval=interval)
+                   refresh=refresh, dense_refresh_interval=interval,
+                   dense_stride=int(dense_stride))

@@ -105,6 +105,11 @@ def _draw_parents(mass: jax.Array, u: jax.Array) -> tuple[jax.Array, jax.Array]:
     return jnp.clip(parent, 0, mass.shape[0] - 1), total
 
 
+def _check_dense_stride(stride: int) -> None:
+    if isinstance(stride, bool) or int(stride) != stride or int(stride) < 1:
+        raise ValueError(f"dense_stride must be a positive whole number of pixels, got {stride!r}.")
+
+
 def _check_fraction(name: str, value: float) -> None:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {value}.")
@@ -128,6 +133,7 @@ def soft_mining_sampler(
     uniform_fade: tuple[int, int] | None = None,
     prior: str = "edge",
     refresh_interval: int = 1000,
+    dense_stride: int = 1,
     boundary: str = "reinit",
     keep_image: bool = False,
     weights: WeightSchedule | None = None,
@@ -187,6 +193,9 @@ def soft_mining_sampler(
         of the whole image(s), recomputed by the train loop every ``refresh_interval`` steps (the
         chains are re-seeded where the error is, and Langevin refines between refreshes).
       refresh_interval: steps between dense refreshes for ``prior="error_map"``.
+      dense_stride: ``prior="error_map"``: render one pixel per ``dense_stride`` x
+        ``dense_stride`` block for each refresh (``dense_stride^2`` times cheaper; the map is then
+        constant on blocks; 1: every pixel).
       boundary: ``"reinit"`` (samples that leave their image restart from the prior) or
         ``"reflect"`` (reflect at the image border; keeps the Langevin stationary density).
       keep_image: if True a sample keeps its image forever (re-initialisation draws from its own
@@ -246,6 +255,7 @@ def soft_mining_sampler(
         raise ValueError(f"prior must be 'edge', 'uniform' or 'error_map', got {prior!r}.")
     if prior == "error_map" and int(refresh_interval) < 1:
         raise ValueError(f"refresh_interval must be a positive step count, got {refresh_interval}.")
+    _check_dense_stride(dense_stride)
     if boundary not in ("reinit", "reflect"):
         raise ValueError(f"boundary must be 'reinit' or 'reflect', got {boundary!r}.")
     schedule = weights if weights is not None else WeightSchedule()
@@ -499,7 +509,8 @@ def soft_mining_sampler(
     interval = int(refresh_interval) if prior == "error_map" else 0
     due = drift_due if drift and drift_interval > 1 else None
     return Sampler(init=init, sample=sample, loss_weights=loss_weights, update=update,
-                   refresh=refresh, dense_refresh_interval=interval, position_gradient_due=due)
+                   refresh=refresh, dense_refresh_interval=interval,
+                   dense_stride=int(dense_stride), position_gradient_due=due)
 
 
 def hard_mining_sampler(**kwargs) -> Sampler:

@@ -45,5 +45,9 @@ class Task(Protocol):
     def evaluate(self, params: Params) -> tuple[dict[str, float], dict[str, np.ndarray]]:
         """Held-out metrics (at least ``psnr``) and named pictures for plots."""
 
-    def dense_l1(self, params: Params) -> list[jax.Array]:
-        """Per-pixel L1 error ``(H_m, W_m)`` of every training image (for dense error maps)."""
+    def dense_l1(self, params: Params, stride: int = 1, phase: int = 0) -> list[jax.Array]:
+        """Per-pixel L1 error ``(H_m, W_m)`` of every training image (for dense error maps).
+
+        With ``stride > 1``, one pixel per ``stride x stride`` block is rendered and its error
+        fills the block; ``phase`` (the refresh's index) picks which pixel
+        (``softmining_jax.tasks.dense.strided_l1`` does both)."""

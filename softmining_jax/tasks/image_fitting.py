@@ -14,6 +14,7 @@ from softmining_jax import metrics
 from softmining_jax.data.targets import ImageTargets
 from softmining_jax.fields.image_field import ImageField
 from softmining_jax.samplers import Domain
+from softmining_jax.tasks import dense
 
 FieldFactory = Callable[..., nn.Module]
 
@@ -72,21 +73,18 @@ class ImageFittingTask:
     @functools.cached_property
     def _pixel_centres(self) -> np.ndarray:
         h, w = self.size
-        ys, xs = np.meshgrid(np.arange(h) + 0.5, np.arange(w) + 0.5, indexing="ij")
-        return np.stack([xs.ravel(), ys.ravel()], -1).astype(np.float32)
+        return dense.pixel_centres(np.arange(h), np.arange(w))
 
     def render(self, params, image_index: int = 0) -> np.ndarray:
         if image_index != 0:
             raise IndexError(f"ImageFittingTask has one image; asked for {image_index}.")
         h, w = self.size
-        centres, chunk = self._pixel_centres, self.eval_chunk
-        out = []
-        for start in range(0, len(centres), chunk):
-            part = centres[start : start + chunk]
-            pad = chunk - len(part)
-            part = np.pad(part, ((0, pad), (0, 0)), mode="edge") if pad else part
-            out.append(np.asarray(self._render_chunk(params, jnp.asarray(part)))[: chunk - pad])
-        return np.concatenate(out).reshape(h, w, self.channels)
+        return self._render_centres(params, self._pixel_centres).reshape(h, w, self.channels)
+
+    def _render_centres(self, params, centres: np.ndarray) -> np.ndarray:
+        """``(N, C)`` predictions at ``(N, 2)`` pixel positions (host arrays)."""
+        return dense.render_in_chunks(lambda part: self._render_chunk(params, part), centres,
+                                      self.eval_chunk)
 
     def evaluate(self, params):
         pred = self.render(params)
@@ -98,6 +96,7 @@ class ImageFittingTask:
         }
         return scores, {"reconstruction": pred, "target": target, "error": err}
 
-    def dense_l1(self, params):
-        pred = self.render(params)
-        return [jnp.asarray(np.abs(pred - np.asarray(self.targets_data.image(0))).mean(-1))]
+    def dense_l1(self, params, stride: int = 1, phase: int = 0):
+        target = np.asarray(self.targets_data.image(0))
+        return [jnp.asarray(dense.strided_l1(lambda c: self._render_centres(params, c), target,
+                                             stride, phase))]

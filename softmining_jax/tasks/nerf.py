@@ -26,6 +26,7 @@ from softmining_jax.data.targets import ImageTargets
 from softmining_jax.fields.radiance_field import ProposalField, RadianceField
 from softmining_jax.render import cameras, sampling, volume
 from softmining_jax.samplers import Domain, ViewCameras
+from softmining_jax.tasks import dense
 
 LPIPS_OFF = ("off: no LPIPS network weights are bundled and none are downloaded. To enable it, "
              "put LPIPS-Alex weights on the local disk (experiments/convert_lpips_weights.py "
@@ -118,11 +119,12 @@ class NerfTask:
         return ({"psnr": float(np.mean(scores["psnr"])), "ssim": float(np.mean(scores["ssim"]))},
                 first)
 
-    def dense_l1(self, params):
+    def dense_l1(self, params, stride: int = 1, phase: int = 0):
         out = []
-        for m in range(len(self.scene.train_images)):
-            pred = self.render(params, m)
-            out.append(jnp.asarray(np.abs(pred - self.scene.train_images[m] / 255.0).mean(-1)))
+        for image, c2w in zip(self.scene.train_images, self.scene.train_c2w, strict=True):
+            target = np.asarray(image, np.float32) / 255.0
+            out.append(jnp.asarray(dense.strided_l1(
+                lambda c, c2w=c2w: self._render_centres(params, c, c2w), target, stride, phase)))
         return out
 
     def write_outputs(self, params, workdir: pathlib.Path) -> None:
@@ -212,21 +214,18 @@ class NerfTask:
 
     @functools.cached_property
     def _pixel_centres(self) -> np.ndarray:
-        h, w = self.scene.height, self.scene.width
-        ys, xs = np.meshgrid(np.arange(h) + 0.5, np.arange(w) + 0.5, indexing="ij")
-        return np.stack([xs.ravel(), ys.ravel()], -1).astype(np.float32)
+        return dense.pixel_centres(np.arange(self.scene.height), np.arange(self.scene.width))
 
     def render_view(self, params, c2w: np.ndarray) -> np.ndarray:
         """``(H, W, 3)`` rendering from a ``(3, 4)`` camera-to-world matrix (host array)."""
-        centres, chunk, out = self._pixel_centres, self.eval_chunk, []
+        pred = self._render_centres(params, self._pixel_centres, c2w)
+        return pred.reshape(self.scene.height, self.scene.width, 3)
+
+    def _render_centres(self, params, centres: np.ndarray, c2w: np.ndarray) -> np.ndarray:
+        """``(N, 3)`` colours of the rays through ``(N, 2)`` pixel positions of a camera."""
         c2w = jnp.asarray(c2w, jnp.float32)
-        for start in range(0, len(centres), chunk):
-            part = centres[start : start + chunk]
-            pad = chunk - len(part)
-            part = np.pad(part, ((0, pad), (0, 0)), mode="edge") if pad else part
-            rendered = self._render_chunk(params, jnp.asarray(part), c2w)
-            out.append(np.asarray(rendered)[: chunk - pad])
-        return np.concatenate(out).reshape(self.scene.height, self.scene.width, 3)
+        return dense.render_in_chunks(lambda part: self._render_chunk(params, part, c2w),
+                                      centres, self.eval_chunk)
 
     @functools.cached_property
     def _mean_train_view(self) -> np.ndarray:

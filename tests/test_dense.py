@@ -1,0 +1,132 @@
+"""Dense error maps rendered at one pixel per block: which pixels, what fills the blocks, the
+tasks' ``dense_l1`` and the samplers' ``dense_stride``."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+from helpers import tiny_task
+
+from softmining_jax import samplers
+from softmining_jax.tasks import dense
+
+
+def test_stride_one_renders_every_pixel_whatever_the_phase():
+    for phase in (0, 3):
+        rows, cols = dense.block_pixels(5, 7, 1, phase)
+        np.testing.assert_array_equal(rows, np.arange(5))
+        np.testing.assert_array_equal(cols, np.arange(7))
+
+
+@pytest.mark.parametrize("stride", [2, 3])
+def test_phases_visit_every_offset_of_a_block_once(stride):
+    offsets = []
+    for phase in range(stride * stride):
+        rows, cols = dense.block_pixels(12, 12, stride, phase)
+        assert len(rows) == len(cols) == 12 // stride
+        # Every block gets the same offset within it.
+        assert len(set(rows - np.arange(0, 12, stride))) == 1
+        assert len(set(cols - np.arange(0, 12, stride))) == 1
+        offsets.append((int(rows[0]), int(cols[0])))
+    assert sorted(offsets) == [(i, j) for i in range(stride) for j in range(stride)]
+    # Consecutive refreshes always move to another row, and the cycle repeats.
+    assert all(a[0] != b[0] for a, b in zip(offsets, offsets[1:], strict=False))
+    for later, first in zip(dense.block_pixels(12, 12, stride, stride * stride + 1),
+                            dense.block_pixels(12, 12, stride, 1), strict=True):
+        np.testing.assert_array_equal(later, first)
+
+
+def test_partial_last_block_stays_inside_the_image():
+    rows, cols = dense.block_pixels(5, 7, 3, phase=2)  # offset (2, 2) in each block
+    np.testing.assert_array_equal(rows, [2, 4])  # 5 rows: blocks 0-2, 3-4 (5 clipped to 4)
+    np.testing.assert_array_equal(cols, [2, 5, 6])  # 7 columns: 0-2, 3-5, 6 (8 clipped to 6)
+
+
+@pytest.mark.parametrize("bad", [0, -2])
+def test_bad_stride_is_refused(bad):
+    with pytest.raises(ValueError, match="stride"):
+        dense.block_pixels(4, 4, bad)
+    with pytest.raises(ValueError, match="dense_stride"):
+        samplers.error_map_sampler(dense_stride=bad)
+    with pytest.raises(ValueError, match="dense_stride"):
+        samplers.soft_mining_sampler(prior="error_map", dense_stride=bad)
+    with pytest.raises(ValueError, match="dense_stride"):
+        samplers.error_map_sampler(dense_stride=1.5)
+
+
+def _fake_render(centres: np.ndarray) -> np.ndarray:
+    """A 'field' whose colour is x / 10 in every channel."""
+    return np.repeat(centres[:, :1] / 10.0, 3, axis=1)
+
+
+def test_strided_l1_fills_each_block_with_its_rendered_pixels_error():
+    rng = np.random.default_rng(0)
+    target = rng.uniform(size=(7, 9, 3)).astype(np.float32)
+    xs = (np.arange(9) + 0.5) / 10.0
+    exact = np.abs(xs[None, :, None] - target).mean(-1)
+    np.testing.assert_allclose(dense.strided_l1(_fake_render, target, 1), exact, rtol=1e-6)
+    for phase in range(4):
+        got = dense.strided_l1(_fake_render, target, 2, phase)
+        assert got.shape == (7, 9) and got.dtype == np.float32
+        rows, cols = dense.block_pixels(7, 9, 2, phase)
+        for bi, r in enumerate(rows):
+            for bj, c in enumerate(cols):
+                block = got[2 * bi : 2 * bi + 2, 2 * bj : 2 * bj + 2]
+                np.testing.assert_allclose(block, exact[r, c], rtol=1e-6)
+
+
+def test_render_in_chunks_pads_the_last_chunk_and_keeps_the_order():
+    calls = []
+
+    def render_chunk(part):
+        calls.append(len(part))
+        return np.asarray(part) * 2.0
+
+    centres = np.arange(14, dtype=np.float32).reshape(7, 2)
+    np.testing.assert_array_equal(dense.render_in_chunks(render_chunk, centres, 3), centres * 2)
+    assert calls == [3, 3, 3]  # one compiled shape
+    calls.clear()
+    dense.render_in_chunks(render_chunk, centres, 100)
+    assert calls == [7]  # fewer positions than a chunk: no padding
+
+
+def test_image_task_dense_l1_strided_equals_the_full_map_at_the_rendered_pixels():
+    task = tiny_task()
+    params = task.init_params(jax.random.key(0))
+    full = np.asarray(task.dense_l1(params)[0])
+    target = np.asarray(task.targets_data.image(0))
+    np.testing.assert_allclose(full, np.abs(task.render(params) - target).mean(-1), atol=1e-6)
+    h, w = full.shape
+    strided = np.asarray(task.dense_l1(params, stride=2, phase=1)[0])
+    assert strided.shape == (h, w)
+    rows, cols = dense.block_pixels(h, w, 2, 1)
+    expected = np.repeat(np.repeat(full[np.ix_(rows, cols)], 2, 0), 2, 1)[:h, :w]
+    np.testing.assert_allclose(strided, expected, atol=1e-5)
+
+
+def test_samplers_carry_their_stride_to_the_train_loop():
+    assert samplers.error_map_sampler(dense_stride=4).dense_stride == 4
+    assert samplers.error_map_sampler().dense_stride == 1
+    assert samplers.soft_mining_sampler(prior="error_map", dense_stride=2).dense_stride == 2
+    assert samplers.uniform_sampler().dense_stride == 1
+
+
+def test_train_loop_passes_stride_and_a_rotating_phase(tmp_path):
+    from softmining_jax.train import adam, train_and_evaluate
+
+    task = tiny_task()
+    seen = []
+    original = task.dense_l1
+
+    def recording(params, stride=1, phase=0):
+        seen.append((stride, phase))
+        return original(params, stride=stride, phase=phase)
+
+    task.dense_l1 = recording
+    train_and_evaluate(tmp_path / "run", task=task,
+                       sampler=samplers.error_map_sampler(refresh_interval=5, dense_stride=2),
+                       batch_size=32, num_steps=21, optimizer=adam(num_steps=21), seed=0,
+                       log_every=7, eval_every=21, checkpoint_every=21, progress=False,
+                       tensorboard=False, plots=False)
+    assert seen == [(2, 0), (2, 1), (2, 2), (2, 3)]  # refreshes at steps 5, 10, 15, 20
