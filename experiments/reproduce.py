@@ -202,6 +202,27 @@ SUITES: dict[str, list[str]] = {
     "pluto_refresh_cpu": _suite(
         "gin_configs/image/pluto.gin", "uniform", "0,1", 20_000, 1000, (4, 50),
         ("error_map_r250=error_map:error_map_sampler.refresh_interval=250",)),
+    # Uniform alone at the paper's Pluto budget, 2 seeds (the uniform runs of pluto_20k_cpu and
+    # pluto_refresh_cpu, on their own): the reference that pluto_error_map_screen_cpu reads.
+    "pluto_uniform_20k_cpu": _suite("gin_configs/image/pluto.gin", "uniform", "0,1", 20_000,
+                                    1000, (0, 0)),
+    # Screening the dense error map for Pluto's 4x aim: the first 6000 of 20k steps (the learning
+    # rate still decays over 20k), 2 seeds, against pluto_uniform_20k_cpu's uniform at 20k (run it
+    # first): 4x means crossing uniform's 20k PSNR by step 5000. Refreshing every 250 steps (the
+    # 3.80x of pluto_refresh_cpu) against every 100 steps, against hard mining (alpha 0) on the
+    # map, and maps rendered at one pixel per 2x2 block (dense_stride 2: a quarter of the
+    # render) refreshed every 250 and every 100 steps.
+    "pluto_error_map_screen_cpu": [*_suite(
+        "gin_configs/image/pluto.gin", "uniform", "0,1", 6000, 500, (0, 0),
+        ("emap250=error_map:error_map_sampler.refresh_interval=250",
+         "emap100=error_map:error_map_sampler.refresh_interval=100",
+         "emap250_a0=error_map:error_map_sampler.refresh_interval=250;WeightSchedule.alpha=0.0",
+         "emap250_s2=error_map:error_map_sampler.refresh_interval=250;"
+         "error_map_sampler.dense_stride=2",
+         "emap100_s2=error_map:error_map_sampler.refresh_interval=100;"
+         "error_map_sampler.dense_stride=2"),
+        ("adam.num_steps = 20000",)),
+        "--reference", "experiments/results/pluto_uniform_20k_cpu"],
     "pluto_error_map_ablations_cpu": _suite("gin_configs/image/pluto.gin", "uniform", "0", 5000,
                                             1000, (4, 50), _ERROR_MAP_ABLATIONS),
     # Late-training bias on a dense photograph at the paper's 20k steps (where a prototype saw
