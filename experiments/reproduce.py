@@ -213,7 +213,8 @@ SUITES: dict[str, list[str]] = {
     # 3.80x of pluto_refresh_cpu) against every 100 steps, against hard mining (alpha 0) on the
     # map, and maps rendered at one pixel per 2x2 block (dense_stride 2: a quarter of the
     # render) refreshed every 250 and every 100 steps; and no uniform share of the batch (a dense
-    # map gives every pixel with an error some probability already).
+    # map gives every pixel with an error some probability already); then alpha 0 with the
+    # refresh every 100 steps (the two best changes together).
     "pluto_error_map_screen_cpu": [*_suite(
         "gin_configs/image/pluto.gin", "uniform", "0,1", 6000, 500, (4, 50),
         ("emap250=error_map:error_map_sampler.refresh_interval=250",
@@ -224,7 +225,8 @@ SUITES: dict[str, list[str]] = {
          "emap100_s2=error_map:error_map_sampler.refresh_interval=100;"
          "error_map_sampler.dense_stride=2",
          "emap250_uf0=error_map:error_map_sampler.refresh_interval=250;"
-         "error_map_sampler.uniform_fraction=0.0"),
+         "error_map_sampler.uniform_fraction=0.0",
+         "emap100_a0=error_map:error_map_sampler.refresh_interval=100;WeightSchedule.alpha=0.0"),
         ("adam.num_steps = 20000",)),
         "--reference", "experiments/results/pluto_uniform_20k_cpu"],
     # The screen's best, the `error_map` preset as shipped (a full-resolution map refreshed every
