@@ -229,11 +229,13 @@ SUITES: dict[str, list[str]] = {
          "emap100_a0=error_map:error_map_sampler.refresh_interval=100;WeightSchedule.alpha=0.0"),
         ("adam.num_steps = 20000",)),
         "--reference", "experiments/results/pluto_uniform_20k_cpu"],
-    # The screen's best, the `error_map` preset as shipped (a full-resolution map refreshed every
-    # 100 steps), on a third seed: seeds 0 and 1 are pluto_error_map_screen_cpu's uniform and
-    # emap100 runs (same config and code path; copy them in and resume).
+    # The screen's best on a third seed: the `error_map` preset as shipped (a full-resolution map
+    # refreshed every 100 steps) and `error_map_hard` (the same with alpha 0): seeds 0 and 1 are
+    # pluto_error_map_screen_cpu's uniform, emap100 and emap100_a0 runs (same config and code
+    # path; copy them in and resume).
     "pluto_error_map_seeds_cpu": [*_suite(
-        "gin_configs/image/pluto.gin", "uniform,error_map", "0,1,2", 6000, 500, (0, 0),
+        "gin_configs/image/pluto.gin", "uniform,error_map,error_map_hard", "0,1,2", 6000, 500,
+        (0, 0),
         bindings=("adam.num_steps = 20000",)),
         "--reference", "experiments/results/pluto_uniform_20k_cpu"],
     "pluto_error_map_ablations_cpu": _suite("gin_configs/image/pluto.gin", "uniform", "0", 5000,
