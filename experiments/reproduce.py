@@ -398,6 +398,13 @@ SUITES: dict[str, list[str]] = {
          "soft_lr3e-2=soft_mining:adam.learning_rate=0.03"),
         ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
         "--reference", "experiments/results/chair_fine_eval_cpu"],
+    # Hard mining (alpha 0), the best change to Pluto's dense error map, on chair's default with
+    # view hops, screened as chair_hop_screen_cpu (whose uniform and soft_mining runs these are).
+    "chair_alpha_screen_cpu": [*_suite(
+        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 600, 50, (0, 0),
+        ("soft_a0=soft_mining:WeightSchedule.alpha=0.0",),
+        ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
+        "--reference", "experiments/results/chair_fine_eval_cpu"],
     # The dense error-map baselines on chair, screened as chair_hop_screen_cpu (seed 0): the
     # instant-ngp style map fed by the training samples (8 px cells) and the dense map refreshed
     # every 250 steps by rendering all 100 training views.
