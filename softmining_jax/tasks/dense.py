@@ -70,8 +70,11 @@ def block_pixels(height: int, width: int, stride: int, phase: int = 0
 
 def pixel_centres(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """``(len(rows) * len(cols), 2)`` float32 centres ``(x, y)`` of a grid of pixels, row-major."""
-    ys, xs = np.meshgrid(np.asarray(rows) + 0.5, np.asarray(cols) + 0.5, indexing="ij")
-    return np.stack([xs.ravel(), ys.ravel()], -1).astype(np.float32)
+    rows, cols = np.asarray(rows), np.asarray(cols)
+    out = np.empty((len(rows), len(cols), 2), np.float32)  # built in float32: no float64 copies
+    out[..., 0] = cols.astype(np.float32)[None, :] + np.float32(0.5)
+    out[..., 1] = rows.astype(np.float32)[:, None] + np.float32(0.5)
+    return out.reshape(-1, 2)
 
 
 def strided_l1(
@@ -92,6 +95,9 @@ def strided_l1(
     height, width = target.shape[:2]
     rows, cols = block_pixels(height, width, stride, phase)
     pred = render(pixel_centres(rows, cols)).reshape(len(rows), len(cols), -1)
-    coarse = np.abs(pred - np.asarray(target, np.float32)[rows][:, cols]).mean(-1)
+    target = np.asarray(target, np.float32)
+    if stride == 1:  # every pixel: no gather of the target, no blocks to fill
+        return np.abs(pred - target).mean(-1).astype(np.float32)
+    coarse = np.abs(pred - target[np.ix_(rows, cols)]).mean(-1)
     full = np.repeat(np.repeat(coarse, stride, axis=0), stride, axis=1)
     return full[:height, :width].astype(np.float32)
