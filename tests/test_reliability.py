@@ -63,6 +63,29 @@ def _records(workdir: pathlib.Path) -> list[dict]:
             for line in (workdir / "metrics.jsonl").read_text().splitlines()]
 
 
+def _latest_saved_step(ckpt_dir: pathlib.Path) -> int:
+    """The newest finished checkpoint's step (Orbax renames `N.orbax-checkpoint-tmp` to `N`)."""
+    if not ckpt_dir.is_dir():
+        return -1
+    return max((int(p.name) for p in ckpt_dir.iterdir() if p.name.isdigit()), default=-1)
+
+
+def _kill_when(proc: subprocess.Popen, ready, what: str) -> None:
+    """SIGKILLs `proc` as soon as `ready()` holds; fails if the run ends first.
+
+    Kill points are tied to the run's progress, never to wall-clock sleeps, so a faster or
+    slower machine still kills the run mid-training (a fixed sleep once outlived a whole run on
+    a fast CI machine).
+    """
+    deadline = time.monotonic() + 300
+    while not ready():
+        assert proc.poll() is None, f"the run finished before {what}; kill earlier"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
 @pytest.mark.slow
 def test_sigkill_at_random_points_then_rerun_matches_uninterrupted(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -71,25 +94,27 @@ def test_sigkill_at_random_points_then_rerun_matches_uninterrupted(tmp_path):
     crashed = tmp_path / "crashed"
     ckpt_dir = crashed / "checkpoints"
     rng = random.Random(0)
-    mid_save = 0
-    for attempt in range(3):
+    # Two kills between saves, at random steps (the second after resuming from the first), then
+    # one while a save is in progress (Orbax writes into a temporary folder first).
+    for target in (rng.randrange(6, 20, 2), rng.randrange(30, 44, 2), None):
         proc = subprocess.Popen(_command(crashed), env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        if attempt < 2:
-            # Somewhere after start-up (imports and compilation take a few seconds).
-            time.sleep(rng.uniform(5.0, 8.0))
+        if target is not None:
+            delay = rng.uniform(0.0, 0.02)  # somewhere inside the next step, not on the boundary
+
+            def past_target(target=target, delay=delay):
+                if _latest_saved_step(ckpt_dir) < target:
+                    return False
+                time.sleep(delay)
+                return True
+
+            _kill_when(proc, past_target, f"step {target} was saved")
         else:
-            # The moment a save is in progress (Orbax writes into a temporary folder first).
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and proc.poll() is None:
-                if ckpt_dir.is_dir() and any("tmp" in p.name for p in ckpt_dir.iterdir()):
-                    mid_save += 1
-                    break
-                time.sleep(0.002)
-        assert proc.poll() is None, "the run finished before it was killed; kill earlier"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    assert mid_save == 1
+            def saving():
+                return ckpt_dir.is_dir() and any("tmp" in p.name for p in ckpt_dir.iterdir())
+
+            _kill_when(proc, saving, "a save was in progress")
+        assert 0 <= _latest_saved_step(ckpt_dir) < STEPS
     subprocess.run(_command(crashed), env=env, check=True, capture_output=True, timeout=600)
     assert _records(crashed) == _records(clean)
     a, b = _final_params(clean), _final_params(crashed)
