@@ -405,6 +405,20 @@ SUITES: dict[str, list[str]] = {
         ("soft_a0=soft_mining:WeightSchedule.alpha=0.0",),
         ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
         "--reference", "experiments/results/chair_fine_eval_cpu"],
+    # With view hops the chains' Langevin move is mostly replaced by a hop (plus the Langevin
+    # noise at the landing point), so the knobs screened before hops existed may sit elsewhere
+    # now: re-seeding from a uniform prior instead of the edge prior, a smaller and a larger
+    # Langevin step (the landing noise is sqrt(2 eps) px: 1, 2 (default), 4 px), and weaker loss
+    # weights (alpha 0.3). Screened as chair_hop_screen_cpu (whose uniform and soft_mining runs
+    # these are).
+    "chair_hop_knobs_screen_cpu": [*_suite(
+        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 600, 50, (0, 0),
+        ("prior_uniform=soft_mining:soft_mining_sampler.prior='uniform'",
+         "eps0.5=soft_mining:soft_mining_sampler.step_size=0.5",
+         "eps8=soft_mining:soft_mining_sampler.step_size=8.0",
+         "alpha0.3=soft_mining:WeightSchedule.alpha=0.3"),
+        ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
+        "--reference", "experiments/results/chair_fine_eval_cpu"],
     # The dense error-map baselines on chair, screened as chair_hop_screen_cpu (seed 0): the
     # instant-ngp style map fed by the training samples (8 px cells) and the dense map refreshed
     # every 250 steps by rendering all 100 training views.
