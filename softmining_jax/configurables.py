@@ -42,6 +42,7 @@ def image_fitting_task(
     field=None,
     edge_prior: bool = True,
     eval_chunk: int = 2**16,
+    edge_power: float = 1.0,
 ) -> ImageFittingTask:
     """Load an image file (default: the bundled Pluto, 512 px) into an image-fitting task.
 
@@ -59,7 +60,7 @@ def image_fitting_task(
     image = load_image(resolved, max_side=max_side, allow_large=allow_large)
     field = field or gin.get_configurable("ImageField")
     return ImageFittingTask(image, field=field, edge_prior=edge_prior, eval_chunk=eval_chunk,
-                            name=pathlib.Path(resolved).stem)
+                            name=pathlib.Path(resolved).stem, edge_power=edge_power)
 
 
 def _nerf_task(scene, field, proposal, **kwargs) -> NerfTask:

@@ -6,6 +6,7 @@ import json
 import pathlib
 
 import gin
+import numpy as np
 import pytest
 
 from softmining_jax import cli
@@ -123,6 +124,20 @@ def test_task_config_sets_the_warmup_reinit_and_step_past_the_sampler_config():
                        str(samplers / sampler_config)], [])
         assert gin.query_parameter("soft_mining_sampler.reinit_fraction") == 0.1
         assert gin.query_parameter("soft_mining_sampler.step_size") == 50.0
+
+
+def test_edge_power_binds_through_the_task_configurables():
+    """`image_fitting_task.edge_power = 2` squares the Sobel magnitude of the default prior."""
+    cli.parse_gin([], ["image_fitting_task.max_side = 32", "image_fitting_task.edge_power = 2.0"])
+    sharp = np.asarray(gin.get_configurable("image_fitting_task")().domain.priors[0])
+    gin.clear_config()
+    cli.parse_gin([], ["image_fitting_task.max_side = 32"])
+    plain = np.asarray(gin.get_configurable("image_fitting_task")().domain.priors[0])
+    floor = 0.01  # sobel_prior's uniform share
+    relative = (plain - floor) / (1 - floor)  # the magnitude over its mean
+    expected = (1 - floor) * relative**2 / np.mean(relative**2) + floor
+    np.testing.assert_allclose(sharp, expected, rtol=1e-3, atol=1e-5)
+    assert not np.allclose(sharp, plain)
 
 
 def test_unknown_gin_names_give_clear_errors(tmp_path):

@@ -208,6 +208,12 @@ def test_interlevel_loss_does_not_leak_into_the_position_gradient(sphere_scene):
     np.testing.assert_array_equal(aux_grad, 0.0)
 
 
+def test_edge_power_shapes_every_views_prior(sphere_scene):
+    task = NerfTask(sphere_scene, field=SmallField, proposal=SmallProposal, edge_power=2.0)
+    for prior, image in zip(task.domain.priors, sphere_scene.train_images, strict=True):
+        np.testing.assert_array_equal(prior, samplers.sobel_prior(image, power=2.0))
+
+
 def test_strided_dense_l1_renders_one_pixel_per_block_of_every_view(sphere_scene):
     from softmining_jax.tasks import dense
 

@@ -25,6 +25,7 @@ from softmining_jax.samplers import (
     uniform_sampler,
 )
 from softmining_jax.samplers import distribution as dist_lib
+from softmining_jax.samplers.priors import sobel_magnitude
 
 
 def _hist(positions: np.ndarray, size: tuple[int, int], cell: int) -> np.ndarray:
@@ -145,6 +146,39 @@ def test_sobel_prior_shape_mean_and_edges():
     assert prior[6, 15] > 10 * prior[0, 0]  # edge vs flat background
     assert prior.min() > 0
     np.testing.assert_array_equal(sobel_prior(np.full((5, 7, 3), 9, np.uint8)), np.ones((5, 7)))
+
+
+def test_sobel_prior_power_sharpens_towards_the_strongest_edges():
+    rng = np.random.default_rng(0)
+    img = (rng.random((24, 40)) * 255).astype(np.uint8)
+    mag = sobel_magnitude(img.astype(np.float32) / 255.0)
+    for power in (0.5, 2.0, 3.0):
+        prior = sobel_prior(img, floor=0.0, power=power)
+        np.testing.assert_allclose(prior.mean(), 1.0, rtol=1e-5)
+        expected = mag**power / np.mean(mag**power)
+        np.testing.assert_allclose(prior, expected, rtol=1e-4, atol=1e-6)
+    # A sharper prior puts more of its mass on the top 10% of pixels.
+    top = mag >= np.quantile(mag, 0.9)
+    masses = [sobel_prior(img, power=p)[top].sum() for p in (0.5, 1.0, 2.0)]
+    assert masses[0] < masses[1] < masses[2]
+    np.testing.assert_array_equal(sobel_prior(img, power=1.0), sobel_prior(img))
+    # Huge powers stay finite (the magnitude is scaled to a maximum of 1 first).
+    assert np.isfinite(sobel_prior(img, power=60.0)).all()
+
+
+@pytest.mark.parametrize("power", [0.0, -1.0, float("nan"), float("inf")])
+def test_edge_power_must_be_positive_and_finite(power):
+    with pytest.raises(ValueError, match="edge_power"):
+        sobel_prior(_square_image(), power=power)
+    with pytest.raises(ValueError, match="edge_power"):
+        Domain.from_images([_square_image()], edge_power=power)
+
+
+def test_domain_edge_power_reaches_the_priors():
+    img = _square_image()
+    sharp = Domain.from_images([img], edge_power=2.0).priors[0]
+    np.testing.assert_array_equal(sharp, sobel_prior(img, power=2.0))
+    assert not np.array_equal(sharp, Domain.from_images([img]).priors[0])
 
 
 def test_edge_prior_samples_follow_sobel_density():

@@ -92,14 +92,17 @@ class Domain:
 
     @classmethod
     def from_images(cls, images: Sequence[np.ndarray], edge_prior: bool = True,
-                    cameras: ViewCameras | None = None) -> Domain:
+                    cameras: ViewCameras | None = None, edge_power: float = 1.0) -> Domain:
         """A domain over ``images`` (each ``(H, W)`` or ``(H, W, C)``, any dtype).
 
-        With ``edge_prior`` the prior is the Sobel edge magnitude of each image
-        (:func:`~softmining_jax.samplers.priors.sobel_prior`); ``cameras`` are the images' views.
+        With ``edge_prior`` the prior is the Sobel edge magnitude of each image raised to
+        ``edge_power`` (:func:`~softmining_jax.samplers.priors.sobel_prior`); ``cameras`` are the
+        images' views.
         """
-        from softmining_jax.samplers.priors import sobel_prior
+        from softmining_jax.samplers.priors import check_edge_power, sobel_prior
 
+        check_edge_power(edge_power)
         sizes = tuple(np.asarray(im).shape[:2] for im in images)
-        priors = tuple(sobel_prior(im) for im in images) if edge_prior else None
+        priors = (tuple(sobel_prior(im, power=edge_power) for im in images) if edge_prior
+                  else None)
         return cls(sizes=sizes, priors=priors, cameras=cameras)

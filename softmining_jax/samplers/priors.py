@@ -24,6 +24,12 @@ def luminance(image: np.ndarray) -> np.ndarray:
     return im[..., :3] @ np.asarray([0.299, 0.587, 0.114], np.float32)
 
 
+def check_edge_power(power: float) -> None:
+    """Raises ``ValueError`` unless ``power`` is a finite number > 0 (an edge prior's exponent)."""
+    if not (np.isfinite(power) and power > 0):
+        raise ValueError(f"edge_power must be a finite number > 0, got {power}.")
+
+
 def sobel_magnitude(grey: np.ndarray) -> np.ndarray:
     """Sobel gradient magnitude of an ``(H, W)`` grey image (edge-replicated borders).
 
@@ -35,23 +41,30 @@ def sobel_magnitude(grey: np.ndarray) -> np.ndarray:
     return np.sqrt(gx * gx + gy * gy)
 
 
-def sobel_prior(image: np.ndarray, floor: float = 0.01) -> np.ndarray:
+def sobel_prior(image: np.ndarray, floor: float = 0.01, power: float = 1.0) -> np.ndarray:
     """Edge prior of one image: Sobel magnitude normalised to mean 1, mixed with a uniform floor.
 
-    ``prior = (1 - floor) * sobel / mean(sobel) + floor``, so the prior has mean 1 per image (each
-    image's total mass is its pixel count: images are drawn in proportion to their area) and no
-    pixel has zero density. A flat image gives the uniform prior.
+    ``prior = (1 - floor) * m / mean(m) + floor`` with ``m = sobel ** power``, so the prior has
+    mean 1 per image (each image's total mass is its pixel count: images are drawn in proportion
+    to their area) and no pixel has zero density. A flat image gives the uniform prior.
 
     Args:
       image: ``(H, W)`` or ``(H, W, C)`` image, any dtype.
       floor: fraction of uniform density mixed in, in ``[0, 1]``.
+      power: exponent of the Sobel magnitude: > 1 concentrates the prior on the strongest edges,
+        < 1 spreads it towards weak ones (1: the magnitude itself).
 
     Returns:
       ``(H, W)`` float32 non-negative weights with mean 1.
     """
     if not 0.0 <= floor <= 1.0:
         raise ValueError(f"floor must be in [0, 1], got {floor}.")
+    check_edge_power(power)
     mag = sobel_magnitude(luminance(image))
+    if power != 1.0:
+        # Scaled to a maximum of 1 first so that large powers neither overflow nor underflow.
+        peak = float(mag.max())
+        mag = (mag / peak) ** np.float32(power) if peak > 0.0 else mag
     mean = float(mag.mean())
     if not np.isfinite(mean) or mean <= 0.0:
         return np.ones(mag.shape, np.float32)

@@ -27,6 +27,7 @@ class ImageFittingTask:
       field: factory called as ``field(channels=C, resolution=max(H, W))`` returning a Flax module
         mapping ``(N, 2)`` normalised ``(u, v)`` to ``(N, C)`` colours in ``[0, 1]``.
       edge_prior: give the samplers a Sobel edge prior (else uniform).
+      edge_power: exponent of the Sobel magnitude in that prior (> 1: sharper on strong edges).
       eval_chunk: pixels per jitted chunk when rendering the whole image.
       name: label for logs.
     """
@@ -38,6 +39,7 @@ class ImageFittingTask:
         edge_prior: bool = True,
         eval_chunk: int = 2**16,
         name: str = "image",
+        edge_power: float = 1.0,
     ):
         image = np.asarray(image)
         if image.ndim == 2:
@@ -48,7 +50,8 @@ class ImageFittingTask:
         self.targets_data = ImageTargets.from_arrays([image])
         self.size = image.shape[:2]
         self.channels = image.shape[-1]
-        self.domain = Domain.from_images([image], edge_prior=edge_prior)
+        self.domain = Domain.from_images([image], edge_prior=edge_prior,
+                                         edge_power=edge_power)
         self.field = field(channels=self.channels, resolution=max(self.size))
         self.eval_chunk = int(eval_chunk)
         self._render_chunk = jax.jit(self._apply_pixels)

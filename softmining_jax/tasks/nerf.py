@@ -53,6 +53,7 @@ class NerfTask:
       num_proposal_samples, num_samples: intervals per ray for the proposal and the field.
       interlevel_weight: weight of the proposal loss.
       edge_prior: give samplers a Sobel edge prior over the training views.
+      edge_power: exponent of the Sobel magnitude in that prior (> 1: sharper on strong edges).
       eval_views: number of (evenly spaced) test views for periodic evaluation (None: all).
       eval_chunk: rays per jitted rendering chunk.
       video_frames: frames of the orbit/spiral video written at the end (0: none).
@@ -75,11 +76,12 @@ class NerfTask:
         eval_chunk: int = 4096,
         video_frames: int = 30,
         lpips: Callable[[np.ndarray, np.ndarray], float] | None = None,
+        edge_power: float = 1.0,
     ):
         self.scene = scene
         self.name = scene.name
         self.domain = Domain.from_images(
-            list(scene.train_images), edge_prior=edge_prior,
+            list(scene.train_images), edge_prior=edge_prior, edge_power=edge_power,
             cameras=ViewCameras(c2w=np.asarray(scene.train_c2w), focal=scene.focal))
         self.targets_data = ImageTargets.from_arrays(list(scene.train_images))
         self.field = field(aabb=scene.aabb)
