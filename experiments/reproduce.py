@@ -419,6 +419,18 @@ SUITES: dict[str, list[str]] = {
          "alpha0.3=soft_mining:WeightSchedule.alpha=0.3"),
         ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
         "--reference", "experiments/results/chair_fine_eval_cpu"],
+    # The re-seed prior's shape on chair: chair_hop_knobs_screen_cpu found the uniform prior far
+    # behind the edge prior, so is a sharper (Sobel magnitude squared or cubed: the effective
+    # share of pixels the prior covers falls from 15% to 7% and 4%) or a flatter one (square
+    # root: 21%) better? Screened as chair_hop_screen_cpu (whose uniform and soft_mining runs
+    # these are).
+    "chair_edge_power_screen_cpu": [*_suite(
+        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 600, 50, (0, 0),
+        ("edge0.5=soft_mining:blender_task.edge_power=0.5",
+         "edge2=soft_mining:blender_task.edge_power=2.0",
+         "edge3=soft_mining:blender_task.edge_power=3.0"),
+        ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
+        "--reference", "experiments/results/chair_fine_eval_cpu"],
     # The dense error-map baselines on chair, screened as chair_hop_screen_cpu (seed 0): the
     # instant-ngp style map fed by the training samples (8 px cells) and the dense map refreshed
     # every 250 steps by rendering all 100 training views.
