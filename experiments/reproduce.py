@@ -408,25 +408,29 @@ SUITES: dict[str, list[str]] = {
     # With view hops the chains' Langevin move is mostly replaced by a hop (plus the Langevin
     # noise at the landing point), so the knobs screened before hops existed may sit elsewhere
     # now: re-seeding from a uniform prior instead of the edge prior, a smaller and a larger
-    # Langevin step (the landing noise is sqrt(2 eps) px: 1, 2 (default), 4 px), and weaker loss
-    # weights (alpha 0.3). Screened as chair_hop_screen_cpu (whose uniform and soft_mining runs
-    # these are).
+    # Langevin step (the landing noise is sqrt(2 eps) px: 1, 2 (default), 4, 5.7, 8 px), and
+    # weaker loss weights (alpha 0.3). Screened as chair_hop_screen_cpu (whose uniform and
+    # soft_mining runs these are).
     "chair_hop_knobs_screen_cpu": [*_suite(
         "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 600, 50, (0, 0),
         ("prior_uniform=soft_mining:soft_mining_sampler.prior='uniform'",
          "eps0.5=soft_mining:soft_mining_sampler.step_size=0.5",
          "eps8=soft_mining:soft_mining_sampler.step_size=8.0",
+         "eps16=soft_mining:soft_mining_sampler.step_size=16.0",
+         "eps32=soft_mining:soft_mining_sampler.step_size=32.0",
          "alpha0.3=soft_mining:WeightSchedule.alpha=0.3"),
         ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
         "--reference", "experiments/results/chair_fine_eval_cpu"],
     # The re-seed prior's shape on chair: chair_hop_knobs_screen_cpu found the uniform prior far
     # behind the edge prior, so is a sharper (Sobel magnitude squared or cubed: the effective
     # share of pixels the prior covers falls from 15% to 7% and 4%) or a flatter one (square
-    # root: 21%) better? Screened as chair_hop_screen_cpu (whose uniform and soft_mining runs
+    # root: 21%; fourth root: nearly even over every pixel that is not flat) better? Screened as
+    # chair_hop_screen_cpu (whose uniform and soft_mining runs
     # these are).
     "chair_edge_power_screen_cpu": [*_suite(
         "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 600, 50, (0, 0),
-        ("edge0.5=soft_mining:blender_task.edge_power=0.5",
+        ("edge0.25=soft_mining:blender_task.edge_power=0.25",
+         "edge0.5=soft_mining:blender_task.edge_power=0.5",
          "edge2=soft_mining:blender_task.edge_power=2.0",
          "edge3=soft_mining:blender_task.edge_power=3.0"),
         ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
