@@ -371,6 +371,12 @@ SUITES: dict[str, list[str]] = {
     # config and code path, deterministic). Not timed (chair_fine_eval_cpu is).
     "chair_seeds_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform,soft_mining",
                               "0,1,2,3", 2000, 50, (0, 0)),
+    # The best of chair_hop_knobs_screen_cpu (a Langevin step of 8 px^2 instead of 2: a 4 px
+    # landing noise for the hops) at the full budget on chair_seeds_cpu's 4 seeds (whose uniform
+    # and soft_mining runs these are: same config).
+    "chair_eps8_seeds_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform,soft_mining",
+                                   "0,1,2,3", 2000, 50, (0, 0),
+                                   ("eps8=soft_mining:soft_mining_sampler.step_size=8.0",)),
     # Screening around the chair default with view hops (hop 1.0): the first 600 of 2000 steps
     # (the learning-rate schedule spans 2000, so the curves are the start of those of
     # chair_fine_eval_cpu, which must be run first: soft mining must cross its uniform's
