@@ -229,6 +229,15 @@ SUITES: dict[str, list[str]] = {
          "emap100_a0=error_map:error_map_sampler.refresh_interval=100;WeightSchedule.alpha=0.0"),
         ("adam.num_steps = 20000",)),
         "--reference", "experiments/results/pluto_uniform_20k_cpu"],
+    # The edge prior's exponent (new `edge_power`) for Langevin soft mining, the sampler to use
+    # on the CPU: the first 7000 of the paper's 20k steps (the defaults cross uniform's 20k PSNR
+    # near 5900: 3.38x in pluto_20k_cpu), 2 seeds, against pluto_uniform_20k_cpu.
+    "pluto_edge_power_screen_cpu": [*_suite(
+        "gin_configs/image/pluto.gin", "soft_mining", "0,1", 7000, 500, (0, 0),
+        ("edge0.5=soft_mining:image_fitting_task.edge_power=0.5",
+         "edge2=soft_mining:image_fitting_task.edge_power=2.0"),
+        ("adam.num_steps = 20000",)),
+        "--reference", "experiments/results/pluto_uniform_20k_cpu"],
     # The screen's best on a third seed: the `error_map` preset as shipped (a full-resolution map
     # refreshed every 100 steps) and `error_map_hard` (the same with alpha 0): seeds 0 and 1 are
     # pluto_error_map_screen_cpu's uniform, emap100 and emap100_a0 runs (same config and code
