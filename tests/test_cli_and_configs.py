@@ -103,13 +103,14 @@ def test_every_sampler_config_trains(tmp_path, config):
 def test_task_config_sets_the_warmup_reinit_and_step_past_the_sampler_config():
     """The sampler configs leave the warm-up (class default 1000 steps), the re-seed fraction
     (default 0.5) and the Langevin step (default 2 px^2) to the task: a task config, parsed first,
-    can set them (chair_cpu: warm-up 250, view hops; fern_cpu: re-seed 0.1, step 50) without the
-    sampler config undoing that."""
+    can set them (chair_cpu: warm-up 250, view hops, step 8; fern_cpu: re-seed 0.1, step 50)
+    without the sampler config undoing that."""
     samplers = ROOT / "gin_configs" / "samplers"
     cli.parse_gin([str(ROOT / "gin_configs" / "blender" / "chair_cpu.gin"),
                    str(samplers / "soft_mining.gin")], [])
     assert gin.query_parameter("WeightSchedule.warmup_steps") == 250
     assert gin.query_parameter("soft_mining_sampler.view_hop") == 1.0  # chair's chains hop views
+    assert gin.query_parameter("soft_mining_sampler.step_size") == 8.0
     gin.clear_config()
     cli.parse_gin([str(ROOT / "gin_configs" / "image" / "pluto.gin"),
                    str(samplers / "soft_mining.gin")], [])
