@@ -440,8 +440,7 @@ SUITES: dict[str, list[str]] = {
     # behind the edge prior, so is a sharper (Sobel magnitude squared or cubed: the effective
     # share of pixels the prior covers falls from 15% to 7% and 4%) or a flatter one (square
     # root: 21%; fourth root: nearly even over every pixel that is not flat) better? Screened as
-    # chair_hop_screen_cpu (whose uniform and soft_mining runs
-    # these are).
+    # chair_hop_screen_cpu (whose uniform and soft_mining runs these are).
     "chair_edge_power_screen_cpu": [*_suite(
         "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 600, 50, (0, 0),
         ("edge0.25=soft_mining:blender_task.edge_power=0.25",
