@@ -238,6 +238,16 @@ SUITES: dict[str, list[str]] = {
          "edge2=soft_mining:image_fitting_task.edge_power=2.0"),
         ("adam.num_steps = 20000",)),
         "--reference", "experiments/results/pluto_uniform_20k_cpu"],
+    # The screen's best (edge_power 2: 3.46x against 3.33x by 7000 steps) at the paper's full
+    # 20k steps on 3 seeds, against pluto_uniform_20k_cpu (whose uniform runs these are; seeds 0
+    # and 1 of soft_mining and edge2 are pluto_edge_power_screen_cpu's runs, resumed from 7000
+    # steps: the schedule is the same 20k one, the runs deterministic). Does the sharper prior
+    # hold late in training, where Pluto's defaults would change? And is a still sharper one
+    # (the magnitude cubed) better yet?
+    "pluto_edge_power_20k_cpu": _suite(
+        "gin_configs/image/pluto.gin", "uniform,soft_mining", "0,1,2", 20_000, 1000, (0, 0),
+        ("edge2=soft_mining:image_fitting_task.edge_power=2.0",
+         "edge3=soft_mining:image_fitting_task.edge_power=3.0")),
     # The screen's best on a third seed: the `error_map` preset as shipped (a full-resolution map
     # refreshed every 100 steps) and `error_map_hard` (the same with alpha 0): seeds 0 and 1 are
     # pluto_error_map_screen_cpu's uniform, emap100 and emap100_a0 runs (same config and code
@@ -447,6 +457,24 @@ SUITES: dict[str, list[str]] = {
          "edge0.5=soft_mining:blender_task.edge_power=0.5",
          "edge2=soft_mining:blender_task.edge_power=2.0",
          "edge3=soft_mining:blender_task.edge_power=3.0"),
+        ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
+        "--reference", "experiments/results/chair_fine_eval_cpu"],
+    # Around chair's new default (view hops, a Langevin step of 8 px^2; chair_eps8_seeds_cpu:
+    # 3.82x, 0.18x short of 4x), screened as chair_hop_screen_cpu (the uniform runs are its, the
+    # soft_mining runs chair_hop_knobs_screen_cpu's eps8: same config and code path). With hops
+    # nearly every surviving chain's move is a hop, so the drift only moves chains whose ray saw
+    # background: without it the train step skips the position gradient (cheaper) and may lose
+    # nothing in steps. Then the best of the earlier screens on top of eps 8: Adam's rate 2e-2,
+    # the edge prior's square root, beta 1; a larger uniform share of the restarts (0.2); and
+    # stronger loss weights (alpha 0.8: with hops alpha 0 and 0.3 lost to 0.6).
+    "chair_eps8_screen_cpu": [*_suite(
+        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 600, 50, (0, 0),
+        ("nodrift=soft_mining:soft_mining_sampler.drift=False",
+         "soft_lr2e-2=soft_mining:adam.learning_rate=0.02",
+         "edge0.5=soft_mining:blender_task.edge_power=0.5",
+         "beta1=soft_mining:soft_mining_sampler.concentration=1.0",
+         "uf0.2=soft_mining:soft_mining_sampler.uniform_fraction=0.2",
+         "alpha0.8=soft_mining:WeightSchedule.alpha=0.8"),
         ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
         "--reference", "experiments/results/chair_fine_eval_cpu"],
     # The dense error-map baselines on chair, screened as chair_hop_screen_cpu (seed 0): the
