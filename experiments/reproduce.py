@@ -477,6 +477,18 @@ SUITES: dict[str, list[str]] = {
          "alpha0.8=soft_mining:WeightSchedule.alpha=0.8"),
         ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
         "--reference", "experiments/results/chair_fine_eval_cpu"],
+    # Occlusion-aware hops (new `hop_occlusion_tolerance`): a hop whose landing ray then renders
+    # a point nearer its camera than the projected one by more than the tolerance (world units;
+    # chair's cameras sit about 4 units from its centre, and the 4 px landing noise is about 0.1
+    # units there), or background, hops again from the projected point, so the chain stays on its
+    # 3-D region instead of moving onto the occluder. Screened as chair_eps8_screen_cpu (whose
+    # uniform and soft_mining runs these are).
+    "chair_hop_occlusion_screen_cpu": [*_suite(
+        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 600, 50, (0, 0),
+        ("occl0.1=soft_mining:soft_mining_sampler.hop_occlusion_tolerance=0.1",
+         "occl0.3=soft_mining:soft_mining_sampler.hop_occlusion_tolerance=0.3"),
+        ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
+        "--reference", "experiments/results/chair_fine_eval_cpu"],
     # The dense error-map baselines on chair, screened as chair_hop_screen_cpu (seed 0): the
     # instant-ngp style map fed by the training samples (8 px cells) and the dense map refreshed
     # every 250 steps by rendering all 100 training views.

@@ -177,7 +177,8 @@ def make_train_step(
         mse = mean_over_devices(jnp.mean(err))
         out = dict(loss=loss, mse=mse, train_psnr=metrics.mse_to_psnr(mse),
                    weight_mean=mean_over_devices(jnp.mean(w)))
-        for name in ("mean_drift", "drift_clipped", "reinit_fraction", "view_hops", "hop_clones"):
+        for name in ("mean_drift", "drift_clipped", "reinit_fraction", "view_hops", "hop_clones",
+                     "occluded_hops"):
             if getattr(sampler_state, name, None) is not None:
                 out[name] = mean_over_devices(getattr(sampler_state, name))
         new_state = state.replace(

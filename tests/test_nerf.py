@@ -98,8 +98,10 @@ def test_surface_points_are_the_expected_termination_point(sphere_scene):
     assert cams is not None and cams.c2w.shape == (len(sphere_scene.train_images), 3, 4)
 
 
-@pytest.mark.parametrize("options", [dict(view_hop=0.5),
-                                     dict(view_hop=0.5, hop_neighbours=2, hop_clone_fraction=0.5)])
+@pytest.mark.parametrize("options", [
+    dict(view_hop=0.5),
+    dict(view_hop=0.5, hop_neighbours=2, hop_clone_fraction=0.5),
+    dict(view_hop=0.5, hop_occlusion_tolerance=0.05)])
 def test_view_hopping_trains_on_a_scene(sphere_scene, tmp_path, options):
     """Soft mining with view hops (and hop clones) runs end to end on a NeRF task and logs how
     many chains hop."""
@@ -118,6 +120,11 @@ def test_view_hopping_trains_on_a_scene(sphere_scene, tmp_path, options):
         assert clones and all(0.0 <= c <= 0.5 for c in clones) and clones[-1] > 0.0
     else:
         assert not clones
+    occluded = [r["occluded_hops"] for r in logged if "occluded_hops" in r]
+    if "hop_occlusion_tolerance" in options:
+        assert occluded and all(0.0 <= o <= 0.5 for o in occluded)
+    else:
+        assert not occluded
     # Its state (with the views' cameras) checkpoints and resumes.
     train_and_evaluate(tmp_path, task, sampler=samplers.soft_mining_sampler(**options),
                        batch_size=128, num_steps=80, eval_every=80, log_every=20,

@@ -549,6 +549,52 @@ def test_view_hop_needs_cameras_points_and_free_images():
         "reinit_fraction", "sizes"]
 
 
+def test_an_occluded_hop_hops_again_from_the_point_it_projected():
+    """hop_occlusion_tolerance: a hop remembers the point it projected; when the landing ray then
+    renders something nearer to its camera (an occluder) or background, the chain's next hop
+    starts from the remembered point, not from what the ray saw; a visible landing hops on from
+    what it saw."""
+    from softmining_jax.render import cameras
+    from softmining_jax.samplers import OcclusionHopState
+
+    domain, c2w, focal = _three_views()
+    n = 48
+    sampler = soft_mining_sampler(step_size=1e-8, drift=False, reinit_fraction=0.0,
+                                  uniform_fraction=0.0, view_hop=1.0,
+                                  hop_occlusion_tolerance=0.1)
+    state = sampler.init(jax.random.key(0), domain, n)
+    assert isinstance(state, OcclusionHopState)
+    assert np.all(np.isnan(np.asarray(state.hop_points)))
+    ones = jnp.ones(n)
+    points = 0.3 * jax.random.normal(jax.random.key(1), (n, 3))
+    first = sampler.update(state, Feedback(sampler.sample(state, jax.random.key(2)), ones, ones,
+                                           jnp.zeros((n, 2)), points), jax.random.key(3))
+    np.testing.assert_allclose(first.hop_points, points, atol=1e-6)  # every chain hopped
+    assert float(first.occluded_hops) == 0.0
+    # The landing rays see: chains 0-15 an occluder halfway to their camera, 16-23 background,
+    # 24-47 the projected point itself moved by less than the tolerance.
+    origin = np.asarray(c2w)[np.asarray(first.image_ids)][:, :, 3]
+    seen = np.asarray(points).copy()
+    seen[:16] = 0.5 * (origin[:16] + seen[:16])
+    seen[16:24] = np.nan
+    seen[24:] += 0.05 / np.sqrt(3.0)
+    second = sampler.update(first, Feedback(sampler.sample(first, jax.random.key(4)), ones, ones,
+                                            jnp.zeros((n, 2)), jnp.asarray(seen)),
+                            jax.random.key(5))
+    assert float(second.occluded_hops) == pytest.approx(24 / n)
+    source = np.where(np.arange(n)[:, None] < 24, np.asarray(points), seen)
+    np.testing.assert_allclose(second.hop_points, source, atol=1e-6)
+    ids = np.asarray(second.image_ids)
+    expect, _ = cameras.project_points(jnp.asarray(source), c2w[ids], focal, 32, 32)
+    np.testing.assert_allclose(second.positions, expect, atol=1e-3)
+    with pytest.raises(ValueError, match="hop_occlusion_tolerance"):
+        soft_mining_sampler(view_hop=1.0, hop_occlusion_tolerance=-1.0)
+    with pytest.raises(ValueError, match="view_hop"):
+        soft_mining_sampler(hop_occlusion_tolerance=0.1)
+    with pytest.raises(ValueError, match="hop_clone_fraction"):
+        soft_mining_sampler(view_hop=1.0, hop_clone_fraction=0.5, hop_occlusion_tolerance=0.1)
+
+
 def test_hops_go_to_the_nearest_views_with_hop_neighbours():
     """hop_neighbours=1: every hop lands in the view whose viewing direction is closest to the
     chain's current one (never the view itself)."""

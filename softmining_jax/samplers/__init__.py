@@ -6,6 +6,7 @@ from softmining_jax.samplers.error_map import ErrorMapState, error_map_sampler
 from softmining_jax.samplers.priors import sobel_prior
 from softmining_jax.samplers.soft_mining import (
     HopCloneState,
+    OcclusionHopState,
     SoftMiningState,
     ViewHopState,
     hard_mining_sampler,
@@ -21,6 +22,7 @@ __all__ = [
     "ErrorMapState",
     "Feedback",
     "HopCloneState",
+    "OcclusionHopState",
     "Sampler",
     "Samples",
     "SoftMiningState",

@@ -90,6 +90,22 @@ class HopCloneState(ViewHopState):
     hop_clones: jax.Array | None = None
 
 
+@struct.dataclass
+class OcclusionHopState(ViewHopState):
+    """:class:`ViewHopState` of a sampler with ``hop_occlusion_tolerance`` set.
+
+    Attributes:
+      hop_points: ``(N, 3)`` float32 world points the chains' last hops projected (NaN for a chain
+        that did not hop last update).
+      occluded_hops: scalar float32, fraction of samples whose last hop landed on something else
+        (an occluder in front of the point, or background) and that hopped again from the point
+        (diagnostic).
+    """
+
+    hop_points: jax.Array | None = None
+    occluded_hops: jax.Array | None = None
+
+
 def _normal_from_uniform(u: jax.Array) -> jax.Array:
     """Standard normals from uniforms in ``[0, 1)`` by the inverse CDF, as ``jax.random.normal``."""
     lo = float(np.nextafter(np.float32(-1.0), np.float32(0.0)))
@@ -130,6 +146,7 @@ def soft_mining_sampler(
     hop_neighbours: int = 0,
     hop_farthest: bool = False,
     hop_clone_fraction: float = 0.0,
+    hop_occlusion_tolerance: float | None = None,
     uniform_fade: tuple[int, int] | None = None,
     prior: str = "edge",
     refresh_interval: int = 1000,
@@ -184,6 +201,13 @@ def soft_mining_sampler(
         hard 3-D region then gains rays from several viewpoints at once (where the landing point
         is invalid the prior's draw is kept). Needs a domain with cameras and
         ``keep_image=False``; independent of ``view_hop``.
+      hop_occlusion_tolerance: with ``view_hop > 0``, test each hop's landing when its ray is
+        rendered (the next step): if the ray's rendered point is nearer to the camera than the
+        point the hop projected by more than this distance (world units), or the ray saw
+        background, the landing was occluded (or missed), and the chain's next hop starts from
+        the projected point instead of from what the ray saw, so it stays on its 3-D region
+        instead of drifting onto the occluder. None: off (a hop starts from the rendered point).
+        Not combined with ``hop_clone_fraction``.
       uniform_fade: ``(start, end)`` steps: the uniform restart probability rises linearly from
         ``uniform_fraction`` at ``start`` to 1 at ``end``, so training ends on uniform samples
         (pair it with ``WeightSchedule(fade_start=start, fade_end=end)`` so the weights end at 1).
@@ -243,6 +267,15 @@ def soft_mining_sampler(
                          "changes a sample's view.")
     if int(hop_neighbours) != hop_neighbours or hop_neighbours < 0:
         raise ValueError(f"hop_neighbours must be a view count >= 0, got {hop_neighbours}.")
+    occlusion_check = hop_occlusion_tolerance is not None
+    if occlusion_check:
+        if not hop_occlusion_tolerance >= 0:
+            raise ValueError("hop_occlusion_tolerance must be a distance >= 0 (world units) or "
+                             f"None, got {hop_occlusion_tolerance}.")
+        if not view_hop > 0:
+            raise ValueError("hop_occlusion_tolerance needs view_hop > 0 (it tests hops).")
+        if hop_clone_fraction > 0:
+            raise ValueError("hop_occlusion_tolerance is not combined with hop_clone_fraction.")
     if hop_farthest and hop_neighbours < 1:
         raise ValueError("hop_farthest needs hop_neighbours >= 1 (how many of the farthest views).")
     if uniform_fade is not None:
@@ -295,6 +328,9 @@ def soft_mining_sampler(
                          focal=domain.cameras.focal)
             if hop_clone_fraction > 0:
                 return HopCloneState(hop_clones=zero(), **views, **fields)
+            if occlusion_check:
+                return OcclusionHopState(hop_points=jnp.full((n, 3), jnp.nan, jnp.float32),
+                                         occluded_hops=zero(), **views, **fields)
             return ViewHopState(**views, **fields)
         return SoftMiningState(**fields)
 
@@ -432,6 +468,15 @@ def soft_mining_sampler(
                                  "predict.")
             points = jnp.asarray(feedback.points, jnp.float32)
             choices = _view_choices(state)
+        occluded = jnp.zeros((n,), bool)
+        if occlusion_check:  # the last hop's landing, seen from the camera the ray came from
+            origin = state.view_c2w[ids][:, :3, 3]
+            expected = jnp.linalg.norm(state.hop_points - origin, axis=-1)
+            seen = jnp.linalg.norm(points - origin, axis=-1)
+            hopped = jnp.isfinite(expected)
+            occluded = hopped & (~jnp.isfinite(seen)
+                                 | (seen < expected - float(hop_occlusion_tolerance)))
+            points = jnp.where(occluded[:, None], state.hop_points, points)
         if view_hop > 0:  # own random numbers, so the other draws do not change with it
             hop, hop_x, hop_ids = _hop_views(state, choices, jax.random.fold_in(key, 2), ids,
                                              points, noise)
@@ -487,6 +532,10 @@ def soft_mining_sampler(
         hop_diagnostic = {}
         if uses_views:
             hop_diagnostic["view_hops"] = jnp.mean((hop & ~restart & ~uni).astype(jnp.float32))
+        if occlusion_check:
+            took = hop & ~restart & ~uni
+            hop_diagnostic["hop_points"] = jnp.where(took[:, None], points, jnp.nan)
+            hop_diagnostic["occluded_hops"] = jnp.mean(occluded.astype(jnp.float32))
         if hop_clone_fraction > 0:
             hop_diagnostic["hop_clones"] = jnp.mean((hop_clone & restart & ~uni)
                                                     .astype(jnp.float32))
