@@ -237,7 +237,7 @@ def main(argv=None) -> int:
                   plots=seed == seeds[0] or args.plots_all_seeds,
                   operative_config=gin.config_str())
             records = [json.loads(line) for line in (workdir / "metrics.jsonl").open()]
-            runs[label][seed] = [r for r in records if "eval_psnr" in r]
+            runs[label][seed] = eval_records(records, args.eval_every, args.num_steps)
             print(f"{label} seed {seed}: final eval PSNR {runs[label][seed][-1]['eval_psnr']:.2f}"
                   f" dB ({time.perf_counter() - t:.0f} s)", flush=True)
 
@@ -293,6 +293,21 @@ def resummarise(outdir: pathlib.Path) -> int:
     plot(runs, summary, outdir)
     print((outdir / "results.md").read_text())
     return 0
+
+
+def eval_records(records: list[dict], eval_every: int, num_steps: int) -> list[dict]:
+    """The evaluation records of one run on this comparison's grid, in step order.
+
+    A run copied in from another suite and resumed here may have been evaluated on a finer grid
+    before (e.g. every 500 steps up to 7000, every 1000 after): only steps that are multiples of
+    ``eval_every``, and the final ``num_steps``, are kept, so every run's curve has the same
+    steps. A step evaluated twice (a resumed run re-evaluates its last step) keeps its last record.
+    """
+    by_step = {}
+    for r in records:
+        if "eval_psnr" in r and (r["step"] % eval_every == 0 or r["step"] == num_steps):
+            by_step[r["step"]] = r
+    return [by_step[step] for step in sorted(by_step)]
 
 
 def summarise(runs, timing, labels, seeds, reference: dict | None = None) -> dict:

@@ -119,6 +119,11 @@ def test_task_config_sets_the_warmup_reinit_and_step_past_the_sampler_config():
     for name in ("reinit_fraction", "step_size"):
         with pytest.raises(ValueError):  # unbound: the sampler's own default applies
             gin.query_parameter(f"soft_mining_sampler.{name}")
+    assert gin.query_parameter("image_fitting_task.edge_power") == 2.0  # Pluto's sharper prior
+    gin.clear_config()  # ... which the official preset, parsed after it, sets back
+    cli.parse_gin([str(ROOT / "gin_configs" / "image" / "pluto.gin"),
+                   str(samplers / "official.gin")], [])
+    assert gin.query_parameter("image_fitting_task.edge_power") == 1.0
     for sampler_config in ("soft_mining.gin", "soft_mining_error_map.gin", "hard_mining.gin"):
         gin.clear_config()
         cli.parse_gin([str(ROOT / "gin_configs" / "llff" / "fern_cpu.gin"),

@@ -24,6 +24,17 @@ def test_steps_to_reach_interpolates_and_reports_never():
     assert compare_samplers.steps_to_reach(steps, psnr, 31.0) == float("inf")
 
 
+def test_eval_records_keep_the_comparisons_grid():
+    """A run resumed from a finer evaluation grid, and a re-evaluated last step, still give the
+    comparison's grid, once per step, in order."""
+    records = [{"step": s, "eval_psnr": float(s)} for s in (500, 1000, 1500, 2000)]
+    records += [{"step": 2000, "loss": 0.1}, {"step": 3000, "eval_psnr": 30.0},
+                {"step": 3500, "eval_psnr": 35.0}, {"step": 3500, "eval_psnr": 35.5}]
+    kept = compare_samplers.eval_records(records, eval_every=1000, num_steps=3500)
+    assert [r["step"] for r in kept] == [1000, 2000, 3000, 3500]
+    assert kept[-1]["eval_psnr"] == 35.5
+
+
 def test_compare_samplers_end_to_end_results_page_and_stale_runs(tmp_path, monkeypatch):
     from experiments import write_results_page
 
