@@ -577,8 +577,16 @@ _CHAIR_EPS_2_SUITES = (
     "chair_alpha_screen_cpu", "chair_hop_knobs_screen_cpu", "chair_edge_power_screen_cpu",
     "chair_error_map_screen_cpu", "chair_ablations_cpu", "chair_tuning_cpu",
 )
-for _name in _CHAIR_EPS_2_SUITES:
-    SUITES[_name] = [*SUITES[_name], "--gin_bindings", _CHAIR_EPS_2]
+
+
+def _pin(names: tuple[str, ...], binding: str) -> None:
+    """Append ``binding`` to these suites' bindings (after their variants' sampler configs, before
+    the variants' own bindings, which still override it)."""
+    for name in names:
+        SUITES[name] = [*SUITES[name], "--gin_bindings", binding]
+
+
+_pin(_CHAIR_EPS_2_SUITES, _CHAIR_EPS_2)
 
 # pluto.gin now re-seeds from the squared Sobel magnitude (edge_power 2, the result of
 # pluto_edge_power_20k_cpu); the Pluto suites defined before keep the magnitude itself, so their
@@ -592,8 +600,7 @@ _PLUTO_EDGE_1_SUITES = (
     "pluto_edge_power_screen_cpu", "pluto_edge_power_20k_cpu", "pluto_error_map_seeds_cpu",
     "pluto_error_map_ablations_cpu", "pluto_edge_power3_20k_cpu",
 )
-for _name in _PLUTO_EDGE_1_SUITES:
-    SUITES[_name] = [*SUITES[_name], "--gin_bindings", _PLUTO_EDGE_1]
+_pin(_PLUTO_EDGE_1_SUITES, _PLUTO_EDGE_1)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -529,16 +529,15 @@ def soft_mining_sampler(
         new_ids = jnp.where(uni, fresh.image_ids, jnp.where(restart, p_ids, moved_ids))
         new_wh = jnp.asarray(sizes, jnp.float32)[new_ids][:, ::-1]
         new_x = jnp.clip(new_x, 0.0, new_wh)
-        hop_diagnostic = {}
+        view_fields = {}  # the hop states' own fields (diagnostics and, with the check, points)
+        took = hop & ~restart & ~uni  # the hops that were taken
         if uses_views:
-            hop_diagnostic["view_hops"] = jnp.mean((hop & ~restart & ~uni).astype(jnp.float32))
+            view_fields["view_hops"] = jnp.mean(took.astype(jnp.float32))
         if occlusion_check:
-            took = hop & ~restart & ~uni
-            hop_diagnostic["hop_points"] = jnp.where(took[:, None], points, jnp.nan)
-            hop_diagnostic["occluded_hops"] = jnp.mean(occluded.astype(jnp.float32))
+            view_fields["hop_points"] = jnp.where(took[:, None], points, jnp.nan)
+            view_fields["occluded_hops"] = jnp.mean(occluded.astype(jnp.float32))
         if hop_clone_fraction > 0:
-            hop_diagnostic["hop_clones"] = jnp.mean((hop_clone & restart & ~uni)
-                                                    .astype(jnp.float32))
+            view_fields["hop_clones"] = jnp.mean((hop_clone & restart & ~uni).astype(jnp.float32))
         return state.replace(
             positions=new_x,
             image_ids=new_ids.astype(jnp.int32),
@@ -546,7 +545,7 @@ def soft_mining_sampler(
             mean_drift=jnp.mean(jnp.linalg.norm(step_drift, axis=-1)),
             drift_clipped=jnp.mean(clipped.astype(jnp.float32)),
             reinit_fraction=jnp.mean((restart | uni).astype(jnp.float32)),
-            **hop_diagnostic,
+            **view_fields,
         )
 
     def refresh(state: SoftMiningState, dense_l1) -> SoftMiningState:
