@@ -27,6 +27,7 @@ ALL_SAMPLERS = "uniform,soft_mining,official,hard_mining,importance,error_map"
 # The dense error map refreshed every 1000 steps (the prototype's setting: its cost stays small).
 _ERROR_MAP_1000 = "error_map_r1000=error_map:error_map_sampler.refresh_interval=1000"
 _SOFT_ERROR_MAP = "soft_errmap=soft_mining_error_map"
+_SOFT_PRIOR_MAP = "soft_mining_sampler.prior='error_map'"
 
 # Ablations of our Langevin sampler on Pluto around its defaults (eps 2 px^2, beta 2, alpha 0.6,
 # 10% lowest-error re-seeded on Sobel edges, 10% uniform, drift clipped at 8 px).
@@ -507,6 +508,33 @@ SUITES: dict[str, list[str]] = {
         "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 600, 50, (0, 0),
         ("occl0.1=soft_mining:soft_mining_sampler.hop_occlusion_tolerance=0.1",
          "occl0.3=soft_mining:soft_mining_sampler.hop_occlusion_tolerance=0.3"),
+        ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
+        "--reference", "experiments/results/chair_fine_eval_cpu"],
+    # The issue's combination on chair: Langevin chains (with chair's hops and eps 8) re-seeded
+    # from a stale dense error map of the 100 training views instead of the Sobel edge prior
+    # (chair_hop_knobs_screen_cpu: the re-seed prior matters there, a uniform one is far behind).
+    # The map is rendered at one pixel per 4x4 or 2x2 block (1/16 or 1/4 of a full render) every
+    # 100 steps. Screened as chair_eps8_screen_cpu (whose uniform and soft_mining runs
+    # these are); the refreshes' cost shows in the in-run seconds.
+    "chair_errmap_prior_screen_cpu": [*_suite(
+        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 600, 50, (0, 0),
+        (f"sem100s4=soft_mining:{_SOFT_PRIOR_MAP};soft_mining_sampler.refresh_interval=100;"
+         "soft_mining_sampler.dense_stride=4",
+         f"sem100s2=soft_mining:{_SOFT_PRIOR_MAP};soft_mining_sampler.refresh_interval=100;"
+         "soft_mining_sampler.dense_stride=2"),
+        ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
+        "--reference", "experiments/results/chair_fine_eval_cpu"],
+    # Chair's loss weights Q^-alpha: their batch mean grows as the error falls (1.4 at step 50,
+    # 4.4 at 150), so Adam's slow second moment lags and the effective step grows with it (a
+    # larger Adam rate lost in chair_eps8_screen_cpu). Weights divided by their batch mean
+    # (`normalize`), clamped at mean + 1 std (the official code's clamp) instead of mean + 3 std,
+    # and a 10x higher floor on Q (weights at most 0.01^-0.6 = 16, not 63). Screened as
+    # chair_eps8_screen_cpu (whose uniform and soft_mining runs these are).
+    "chair_weights_screen_cpu": [*_suite(
+        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 600, 50, (0, 0),
+        ("wnorm=soft_mining:WeightSchedule.normalize=True",
+         "wclamp1=soft_mining:WeightSchedule.clamp_std=1.0",
+         "qfloor0.01=soft_mining:WeightSchedule.q_floor=0.01"),
         ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
         "--reference", "experiments/results/chair_fine_eval_cpu"],
     # The dense error-map baselines on chair, screened as chair_hop_screen_cpu (seed 0): the
