@@ -254,6 +254,13 @@ SUITES: dict[str, list[str]] = {
         "gin_configs/image/pluto.gin", "uniform,soft_mining", "0,1,2", 20_000, 1000, (0, 0),
         ("edge2=soft_mining:image_fitting_task.edge_power=2.0",
          "edge3=soft_mining:image_fitting_task.edge_power=3.0")),
+    # Between Pluto's default exponent 2 (3.49x) and 3 (3.09x): the magnitude to the power 2.5, on
+    # the same 3 seeds (the uniform and edge2 runs of pluto_edge_power3_20k_cpu are this suite's
+    # uniform and soft_mining runs: pluto.gin's default is now edge_power 2, so the config is the
+    # same).
+    "pluto_edge_power2_5_20k_cpu": _suite(
+        "gin_configs/image/pluto.gin", "uniform,soft_mining", "0,1,2", 20_000, 1000, (0, 0),
+        ("edge2.5=soft_mining:image_fitting_task.edge_power=2.5",)),
     # The screen's best on a third seed: the `error_map` preset as shipped (a full-resolution map
     # refreshed every 100 steps) and `error_map_hard` (the same with alpha 0): seeds 0 and 1 are
     # pluto_error_map_screen_cpu's uniform, emap100 and emap100_a0 runs (same config and code
