@@ -167,6 +167,15 @@ def _suite(config: str, samplers: str, seeds: str, num_steps: int, eval_every: i
     return argv
 
 
+def _chair_screen(variants: tuple[str, ...], seeds: str = "0,1") -> list[str]:
+    """A chair screen: uniform, soft mining and ``variants`` for the first 600 steps of the
+    2000-step schedule (the learning rate decays over 2000), evaluated every 50, no video, untimed,
+    read against ``chair_fine_eval_cpu``'s uniform PSNR at 2000 steps (run that suite first)."""
+    return [*_suite("gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", seeds, 600, 50,
+                    (0, 0), variants, ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
+            "--reference", "experiments/results/chair_fine_eval_cpu"]
+
+
 SUITES: dict[str, list[str]] = {
     # 2D image fitting at batch 512 (the paper's setting), CPU-sized: 10k of the paper's 20k steps.
     "pluto_cpu": _suite("gin_configs/image/pluto.gin", ALL_SAMPLERS, "0,1", 10_000, 1000,
@@ -436,62 +445,47 @@ SUITES: dict[str, list[str]] = {
     # hop_neighbours (hops only to the 8 views closest in viewing direction), hop clones (half of
     # the restarts become hops of surviving chains), no uniform restarts, re-seed fraction 0.7,
     # beta 1; hops only to the 25 views farthest in viewing direction.
-    "chair_hop_screen_cpu": [*_suite(
-        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 600, 50, (0, 0),
-        ("nbr8=soft_mining:soft_mining_sampler.hop_neighbours=8",
-         "hclone0.5=soft_mining:soft_mining_sampler.hop_clone_fraction=0.5",
-         "uf0.0=soft_mining:soft_mining_sampler.uniform_fraction=0.0",
-         "rf0.7=soft_mining:soft_mining_sampler.reinit_fraction=0.7",
-         "beta1=soft_mining:soft_mining_sampler.concentration=1.0",
-         "far25=soft_mining:soft_mining_sampler.hop_neighbours=25;"
-         "soft_mining_sampler.hop_farthest=True"),
-        ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
-        "--reference", "experiments/results/chair_fine_eval_cpu"],
+    "chair_hop_screen_cpu": _chair_screen((
+        "nbr8=soft_mining:soft_mining_sampler.hop_neighbours=8",
+        "hclone0.5=soft_mining:soft_mining_sampler.hop_clone_fraction=0.5",
+        "uf0.0=soft_mining:soft_mining_sampler.uniform_fraction=0.0",
+        "rf0.7=soft_mining:soft_mining_sampler.reinit_fraction=0.7",
+        "beta1=soft_mining:soft_mining_sampler.concentration=1.0",
+        "far25=soft_mining:soft_mining_sampler.hop_neighbours=25;"
+        "soft_mining_sampler.hop_farthest=True")),
     # Adam's rate for soft mining with view hops, screened as chair_hop_screen_cpu (whose uniform
     # and soft_mining runs these are: same config and code path). Each sampler at its own best
     # rate: uniform's 2000-step PSNR, the reference, was no better with 2e-2 (chair_lr_2k_cpu).
-    "chair_lr_screen_cpu": [*_suite(
-        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 600, 50, (0, 0),
-        ("soft_lr2e-2=soft_mining:adam.learning_rate=0.02",
-         "soft_lr3e-2=soft_mining:adam.learning_rate=0.03"),
-        ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
-        "--reference", "experiments/results/chair_fine_eval_cpu"],
+    "chair_lr_screen_cpu": _chair_screen((
+        "soft_lr2e-2=soft_mining:adam.learning_rate=0.02",
+        "soft_lr3e-2=soft_mining:adam.learning_rate=0.03")),
     # Hard mining (alpha 0), the best change to Pluto's dense error map, on chair's default with
     # view hops, screened as chair_hop_screen_cpu (whose uniform and soft_mining runs these are).
-    "chair_alpha_screen_cpu": [*_suite(
-        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 600, 50, (0, 0),
-        ("soft_a0=soft_mining:WeightSchedule.alpha=0.0",),
-        ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
-        "--reference", "experiments/results/chair_fine_eval_cpu"],
+    "chair_alpha_screen_cpu": _chair_screen((
+        "soft_a0=soft_mining:WeightSchedule.alpha=0.0",)),
     # With view hops the chains' Langevin move is mostly replaced by a hop (plus the Langevin
     # noise at the landing point), so the knobs screened before hops existed may sit elsewhere
     # now: re-seeding from a uniform prior instead of the edge prior, a smaller and a larger
     # Langevin step (the landing noise is sqrt(2 eps) px: 1, 2 (default), 4, 5.7, 8 px), and
     # weaker loss weights (alpha 0.3). Screened as chair_hop_screen_cpu (whose uniform and
     # soft_mining runs these are).
-    "chair_hop_knobs_screen_cpu": [*_suite(
-        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 600, 50, (0, 0),
-        ("prior_uniform=soft_mining:soft_mining_sampler.prior='uniform'",
-         "eps0.5=soft_mining:soft_mining_sampler.step_size=0.5",
-         "eps8=soft_mining:soft_mining_sampler.step_size=8.0",
-         "eps16=soft_mining:soft_mining_sampler.step_size=16.0",
-         "eps32=soft_mining:soft_mining_sampler.step_size=32.0",
-         "alpha0.3=soft_mining:WeightSchedule.alpha=0.3"),
-        ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
-        "--reference", "experiments/results/chair_fine_eval_cpu"],
+    "chair_hop_knobs_screen_cpu": _chair_screen((
+        "prior_uniform=soft_mining:soft_mining_sampler.prior='uniform'",
+        "eps0.5=soft_mining:soft_mining_sampler.step_size=0.5",
+        "eps8=soft_mining:soft_mining_sampler.step_size=8.0",
+        "eps16=soft_mining:soft_mining_sampler.step_size=16.0",
+        "eps32=soft_mining:soft_mining_sampler.step_size=32.0",
+        "alpha0.3=soft_mining:WeightSchedule.alpha=0.3")),
     # The re-seed prior's shape on chair: chair_hop_knobs_screen_cpu found the uniform prior far
     # behind the edge prior, so is a sharper (Sobel magnitude squared or cubed: the effective
     # share of pixels the prior covers falls from 15% to 7% and 4%) or a flatter one (square
     # root: 21%; fourth root: nearly even over every pixel that is not flat) better? Screened as
     # chair_hop_screen_cpu (whose uniform and soft_mining runs these are).
-    "chair_edge_power_screen_cpu": [*_suite(
-        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 600, 50, (0, 0),
-        ("edge0.25=soft_mining:blender_task.edge_power=0.25",
-         "edge0.5=soft_mining:blender_task.edge_power=0.5",
-         "edge2=soft_mining:blender_task.edge_power=2.0",
-         "edge3=soft_mining:blender_task.edge_power=3.0"),
-        ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
-        "--reference", "experiments/results/chair_fine_eval_cpu"],
+    "chair_edge_power_screen_cpu": _chair_screen((
+        "edge0.25=soft_mining:blender_task.edge_power=0.25",
+        "edge0.5=soft_mining:blender_task.edge_power=0.5",
+        "edge2=soft_mining:blender_task.edge_power=2.0",
+        "edge3=soft_mining:blender_task.edge_power=3.0")),
     # Around chair's new default (view hops, a Langevin step of 8 px^2; chair_eps8_seeds_cpu:
     # 3.82x, 0.18x short of 4x), screened as chair_hop_screen_cpu (the uniform runs are its, the
     # soft_mining runs chair_hop_knobs_screen_cpu's eps8: same config and code path). With hops
@@ -500,79 +494,61 @@ SUITES: dict[str, list[str]] = {
     # nothing in steps. Then the best of the earlier screens on top of eps 8: Adam's rate 2e-2,
     # the edge prior's square root, beta 1; a larger uniform share of the restarts (0.2); and
     # stronger loss weights (alpha 0.8: with hops alpha 0 and 0.3 lost to 0.6).
-    "chair_eps8_screen_cpu": [*_suite(
-        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 600, 50, (0, 0),
-        ("nodrift=soft_mining:soft_mining_sampler.drift=False",
-         "soft_lr2e-2=soft_mining:adam.learning_rate=0.02",
-         "edge0.5=soft_mining:blender_task.edge_power=0.5",
-         "beta1=soft_mining:soft_mining_sampler.concentration=1.0",
-         "uf0.2=soft_mining:soft_mining_sampler.uniform_fraction=0.2",
-         "alpha0.8=soft_mining:WeightSchedule.alpha=0.8"),
-        ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
-        "--reference", "experiments/results/chair_fine_eval_cpu"],
+    "chair_eps8_screen_cpu": _chair_screen((
+        "nodrift=soft_mining:soft_mining_sampler.drift=False",
+        "soft_lr2e-2=soft_mining:adam.learning_rate=0.02",
+        "edge0.5=soft_mining:blender_task.edge_power=0.5",
+        "beta1=soft_mining:soft_mining_sampler.concentration=1.0",
+        "uf0.2=soft_mining:soft_mining_sampler.uniform_fraction=0.2",
+        "alpha0.8=soft_mining:WeightSchedule.alpha=0.8")),
     # Occlusion-aware hops (new `hop_occlusion_tolerance`): a hop whose landing ray then renders
     # a point nearer its camera than the projected one by more than the tolerance (world units;
     # chair's cameras sit about 4 units from its centre, and the 4 px landing noise is about 0.1
     # units there), or background, hops again from the projected point, so the chain stays on its
     # 3-D region instead of moving onto the occluder. Screened as chair_eps8_screen_cpu (whose
     # uniform and soft_mining runs these are).
-    "chair_hop_occlusion_screen_cpu": [*_suite(
-        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 600, 50, (0, 0),
-        ("occl0.1=soft_mining:soft_mining_sampler.hop_occlusion_tolerance=0.1",
-         "occl0.3=soft_mining:soft_mining_sampler.hop_occlusion_tolerance=0.3"),
-        ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
-        "--reference", "experiments/results/chair_fine_eval_cpu"],
+    "chair_hop_occlusion_screen_cpu": _chair_screen((
+        "occl0.1=soft_mining:soft_mining_sampler.hop_occlusion_tolerance=0.1",
+        "occl0.3=soft_mining:soft_mining_sampler.hop_occlusion_tolerance=0.3")),
     # The issue's combination on chair: Langevin chains (with chair's hops and eps 8) re-seeded
     # from a stale dense error map of the 100 training views instead of the Sobel edge prior
     # (chair_hop_knobs_screen_cpu: the re-seed prior matters there, a uniform one is far behind).
     # The map is rendered at one pixel per 4x4 or 2x2 block (1/16 or 1/4 of a full render) every
     # 100 steps. Screened as chair_eps8_screen_cpu (whose uniform and soft_mining runs
     # these are); the refreshes' cost shows in the in-run seconds.
-    "chair_errmap_prior_screen_cpu": [*_suite(
-        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 600, 50, (0, 0),
-        (f"sem100s4=soft_mining:{_SOFT_PRIOR_MAP};soft_mining_sampler.refresh_interval=100;"
-         "soft_mining_sampler.dense_stride=4",
-         f"sem100s2=soft_mining:{_SOFT_PRIOR_MAP};soft_mining_sampler.refresh_interval=100;"
-         "soft_mining_sampler.dense_stride=2"),
-        ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
-        "--reference", "experiments/results/chair_fine_eval_cpu"],
+    "chair_errmap_prior_screen_cpu": _chair_screen((
+        f"sem100s4=soft_mining:{_SOFT_PRIOR_MAP};soft_mining_sampler.refresh_interval=100;"
+        "soft_mining_sampler.dense_stride=4",
+        f"sem100s2=soft_mining:{_SOFT_PRIOR_MAP};soft_mining_sampler.refresh_interval=100;"
+        "soft_mining_sampler.dense_stride=2")),
     # Chair's loss weights Q^-alpha: their batch mean grows as the error falls (1.4 at step 50,
     # 4.4 at 150), so Adam's slow second moment lags and the effective step grows with it (a
     # larger Adam rate lost in chair_eps8_screen_cpu). Weights divided by their batch mean
     # (`normalize`), clamped at mean + 1 std (the official code's clamp) instead of mean + 3 std,
     # and a 10x higher floor on Q (weights at most 0.01^-0.6 = 16, not 63). Screened as
     # chair_eps8_screen_cpu (whose uniform and soft_mining runs these are).
-    "chair_weights_screen_cpu": [*_suite(
-        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 600, 50, (0, 0),
-        ("wnorm=soft_mining:WeightSchedule.normalize=True",
-         "wclamp1=soft_mining:WeightSchedule.clamp_std=1.0",
-         "qfloor0.01=soft_mining:WeightSchedule.q_floor=0.01"),
-        ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
-        "--reference", "experiments/results/chair_fine_eval_cpu"],
+    "chair_weights_screen_cpu": _chair_screen((
+        "wnorm=soft_mining:WeightSchedule.normalize=True",
+        "wclamp1=soft_mining:WeightSchedule.clamp_std=1.0",
+        "qfloor0.01=soft_mining:WeightSchedule.q_floor=0.01")),
     # chair_weights_screen_cpu: every change that shrank the weights lost, most of all dividing
     # them by their batch mean (never by 600 steps). The weights' mean rises from 1 to about 20
     # while alpha ramps up (250 steps), faster than Adam's second moment (b2 0.99) follows, which
     # makes the steps of that phase larger. The other direction: no upper clamp, and alpha's
     # ramp over 100 or 500 steps instead of 250 (tuned before view hops, on one seed).
-    "chair_weights2_screen_cpu": [*_suite(
-        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 600, 50, (0, 0),
-        ("wnoclamp=soft_mining:WeightSchedule.clamp_std=None",
-         "warmup100=soft_mining:WeightSchedule.warmup_steps=100",
-         "warmup500=soft_mining:WeightSchedule.warmup_steps=500"),
-        ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
-        "--reference", "experiments/results/chair_fine_eval_cpu"],
+    "chair_weights2_screen_cpu": _chair_screen((
+        "wnoclamp=soft_mining:WeightSchedule.clamp_std=None",
+        "warmup100=soft_mining:WeightSchedule.warmup_steps=100",
+        "warmup500=soft_mining:WeightSchedule.warmup_steps=500")),
     # The dense error-map baselines on chair, screened as chair_hop_screen_cpu (seed 0): the
     # instant-ngp style map fed by the training samples (8 px cells) and the dense map refreshed
     # every 250 steps by rendering all 100 training views.
-    "chair_error_map_screen_cpu": [*_suite(
-        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0", 600, 50, (0, 0),
-        ("emapfb8=error_map_feedback:error_map_sampler.cell_size=8",
-         "emap250=error_map:error_map_sampler.refresh_interval=250"),
-        ("adam.num_steps = 2000", "blender_task.video_frames = 0")),
-        "--reference", "experiments/results/chair_fine_eval_cpu"],
+    "chair_error_map_screen_cpu": _chair_screen((
+        "emapfb8=error_map_feedback:error_map_sampler.cell_size=8",
+        "emap250=error_map:error_map_sampler.refresh_interval=250"), seeds="0"),
     # One seed, 1000 steps: which of the official preset's differences matter on NeRF.
     "chair_ablations_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform", "0", 1000, 250,
-                                  (2, 10), _NERF_ABLATIONS, bindings=(_CHAIR_NO_HOP,)),
+                                 (2, 10), _NERF_ABLATIONS, bindings=(_CHAIR_NO_HOP,)),
     "chair_tuning_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform", "0", 1000, 250,
                                (2, 10), _NERF_TUNING, (*_CHAIR_OLD_WARMUP, _CHAIR_NO_HOP)),
     "fern_cpu": _suite("gin_configs/llff/fern_cpu.gin", "uniform,soft_mining,official",
