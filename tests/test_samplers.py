@@ -266,6 +266,30 @@ def test_uniform_sampler_area_proportional():
 # --- loss weights -------------------------------------------------------------------------------
 
 
+def test_uniform_loss_scale_ramp():
+    """The baseline's optional loss-scale control: all weights 1 by default; with a warm-up a
+    geometric ramp from 1 to ``loss_scale`` (the same for every sample), then constant."""
+    domain = Domain.from_sizes([(8, 8)])
+    l1 = jnp.linspace(0.0, 1.0, 16)
+    plain = uniform_sampler()
+    np.testing.assert_array_equal(plain.loss_weights(plain.init(None, domain, 16), l1), 1.0)
+    ramp = uniform_sampler(loss_scale=16.0, loss_scale_warmup_steps=100)
+    state = ramp.init(None, domain, 16)
+    fb = Feedback(ramp.sample(state, jax.random.key(0)), l1, l1, jnp.zeros((16, 2)))
+    got = {}
+    for step in range(151):
+        got[step] = np.asarray(ramp.loss_weights(state, l1))
+        state = ramp.update(state, fb, jax.random.key(step))
+    for step, want in ((0, 1.0), (25, 2.0), (50, 4.0), (100, 16.0), (150, 16.0)):
+        np.testing.assert_allclose(got[step], want, rtol=1e-5)
+    constant = uniform_sampler(loss_scale=3.0)
+    np.testing.assert_allclose(constant.loss_weights(constant.init(None, domain, 16), l1), 3.0)
+    for bad in (dict(loss_scale=0.0), dict(loss_scale=float("nan")),
+                dict(loss_scale_warmup_steps=-1)):
+        with pytest.raises(ValueError, match="loss_scale"):
+            uniform_sampler(**bad)
+
+
 def test_importance_sampling_is_unbiased():
     size = (16, 16)
     rng = np.random.default_rng(1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 from flax import struct
@@ -63,13 +65,31 @@ def sample_uniform(
     return uniform_positions(sizes, jax.random.uniform(key, (num, 3)), image_ids)
 
 
-def uniform_sampler(snap_to_pixel_centres: bool = False) -> Sampler:
+def uniform_sampler(
+    snap_to_pixel_centres: bool = False,
+    loss_scale: float = 1.0,
+    loss_scale_warmup_steps: int = 0,
+) -> Sampler:
     """The baseline: i.i.d. uniform positions every step, all loss weights 1.
 
     Args:
       snap_to_pixel_centres: draw whole pixels (positions at their centres, the usual NeRF
         baseline) instead of continuous positions with bilinearly interpolated targets.
+      loss_scale: a control, not a sampler feature: every loss weight is
+        ``loss_scale ** min(step / loss_scale_warmup_steps, 1)`` (the same for all samples), a
+        geometric ramp from 1 to ``loss_scale``. Soft mining's unnormalised weights ``Q^-alpha_t``
+        grow like this while ``alpha_t`` warms up (their batch mean goes from about 1 to about 20
+        on chair), and Adam's second moment lags such a rise, so its steps are briefly larger;
+        this gives the baseline the same transient. With no warm-up a constant scale, which Adam
+        all but ignores.
+      loss_scale_warmup_steps: the ramp's length in steps (0: ``loss_scale`` from the start).
     """
+    if not (loss_scale > 0.0 and math.isfinite(loss_scale)):
+        raise ValueError(f"loss_scale must be a finite number > 0, got {loss_scale}.")
+    if loss_scale_warmup_steps < 0:
+        raise ValueError(
+            f"loss_scale_warmup_steps must be >= 0, got {loss_scale_warmup_steps}.")
+    log_scale = math.log(loss_scale)
 
     def init(key: jax.Array, domain: Domain, num_samples: int) -> UniformState:
         del key
@@ -84,8 +104,11 @@ def uniform_sampler(snap_to_pixel_centres: bool = False) -> Sampler:
         return samples
 
     def loss_weights(state: UniformState, l1: jax.Array) -> jax.Array:
-        del state
-        return jnp.ones(jnp.shape(l1), jnp.float32)
+        if loss_scale_warmup_steps > 0:
+            ramp = jnp.clip(state.step.astype(jnp.float32) / loss_scale_warmup_steps, 0.0, 1.0)
+        else:
+            ramp = jnp.ones((), jnp.float32)
+        return jnp.full(jnp.shape(l1), jnp.exp(log_scale * ramp), jnp.float32)
 
     def update(state: UniformState, feedback: Feedback, key: jax.Array) -> UniformState:
         del feedback, key
