@@ -267,6 +267,14 @@ SUITES: dict[str, list[str]] = {
     # the same 3 seeds (the uniform and edge2 runs of pluto_edge_power3_20k_cpu are this suite's
     # uniform and soft_mining runs: pluto.gin's default is now edge_power 2, so the config is the
     # same).
+    # The fairness control of chair_uniform_ramp_cpu on Pluto: soft mining's weight mean rises
+    # from about 1 to about 11 while alpha warms up over 1000 steps (then drifts to about 16 by
+    # 20k), so uniform gets weights 10^min(step/1000, 1). The uniform and soft_mining runs are
+    # pluto_edge_power_20k_cpu's uniform and edge2 runs (the current default; copy them in).
+    "pluto_uniform_ramp_20k_cpu": _suite(
+        "gin_configs/image/pluto.gin", "uniform,soft_mining", "0,1,2", 20_000, 1000, (0, 0),
+        ("uniform_ramp10=uniform:uniform_sampler.loss_scale=10.0;"
+         "uniform_sampler.loss_scale_warmup_steps=1000",)),
     "pluto_edge_power2_5_20k_cpu": _suite(
         "gin_configs/image/pluto.gin", "uniform,soft_mining", "0,1,2", 20_000, 1000, (0, 0),
         ("edge2.5=soft_mining:image_fitting_task.edge_power=2.5",)),
@@ -279,6 +287,12 @@ SUITES: dict[str, list[str]] = {
         (0, 0),
         bindings=("adam.num_steps = 20000",)),
         "--reference", "experiments/results/pluto_uniform_20k_cpu"],
+    # Where does error_map_hard (the 4.21x of pluto_error_map_seeds_cpu, read off its first 6000
+    # steps) end at the paper's 20k? Alpha 0 is biased mining: does it keep its lead late in
+    # training? Seed 0 of both suites (copy pluto_uniform_20k_cpu's uniform run and
+    # pluto_error_map_seeds_cpu's error_map_hard run in and resume).
+    "pluto_error_map_hard_20k_cpu": _suite("gin_configs/image/pluto.gin", "uniform,error_map_hard",
+                                           "0", 20_000, 1000, (0, 0)),
     "pluto_error_map_ablations_cpu": _suite("gin_configs/image/pluto.gin", "uniform", "0", 5000,
                                             1000, (4, 50), _ERROR_MAP_ABLATIONS),
     # Late-training bias on a dense photograph at the paper's 20k steps (where a prototype saw
@@ -442,8 +456,10 @@ SUITES: dict[str, list[str]] = {
     # alpha warms up over 250 steps, and dividing them by their batch mean cost it 1.0 dB at 600
     # steps (chair_weights_screen_cpu). Does uniform gain from the same ramp of its loss scale
     # (weights 20^min(step/250, 1))? Its 2000-step PSNR is what soft mining's ratio is read at.
+    # The uniform and soft_mining runs are chair_default_seeds_cpu's (copy them in and resume).
     "chair_uniform_ramp_cpu": _suite(
-        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 2000, 50, (0, 0),
+        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1,2,3,4,5", 2000, 50,
+        (0, 0),
         ("uniform_ramp20=uniform:uniform_sampler.loss_scale=20.0;"
          "uniform_sampler.loss_scale_warmup_steps=250",)),
     # Screening around the chair default with view hops (hop 1.0): the first 600 of 2000 steps
@@ -634,7 +650,7 @@ _PLUTO_EDGE_1_SUITES = (
     "pluto_reinit_cpu", "pluto_reseed_sweep_cpu", "pluto_tuning_cpu", "pluto_20k_cpu",
     "pluto_refresh_cpu", "pluto_uniform_20k_cpu", "pluto_error_map_screen_cpu",
     "pluto_edge_power_screen_cpu", "pluto_edge_power_20k_cpu", "pluto_error_map_seeds_cpu",
-    "pluto_error_map_ablations_cpu", "pluto_edge_power3_20k_cpu",
+    "pluto_error_map_ablations_cpu", "pluto_edge_power3_20k_cpu", "pluto_error_map_hard_20k_cpu",
 )
 _pin(_PLUTO_EDGE_1_SUITES, _PLUTO_EDGE_1)
 
