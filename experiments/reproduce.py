@@ -313,6 +313,14 @@ SUITES: dict[str, list[str]] = {
         "gin_configs/image/albert.gin", "uniform,soft_mining", "0,1", 10_000, 1000, (0, 0),
         ("edge2=soft_mining:image_fitting_task.edge_power=2.0",
          "edge0.5=soft_mining:image_fitting_task.edge_power=0.5")),
+    # The fairness control of chair_uniform_ramp_cpu on Albert, where the gain is smallest: soft
+    # mining's weight mean reaches about 13 at the end of alpha's 1000-step warm-up (then grows
+    # slowly, to about 23 at 10k), so uniform gets weights 13^min(step/1000, 1). The uniform and
+    # soft_mining runs are albert_edge_power_cpu's (copy them in).
+    "albert_uniform_ramp_cpu": _suite(
+        "gin_configs/image/albert.gin", "uniform,soft_mining", "0,1", 10_000, 1000, (0, 0),
+        ("uniform_ramp13=uniform:uniform_sampler.loss_scale=13.0;"
+         "uniform_sampler.loss_scale_warmup_steps=1000",)),
     # NeRF, CPU-sized (100x100 views, 1024 rays, 32 + 32 samples).
     "chair_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform,soft_mining,official",
                         "0,1", 2000, 250, (6, 20), bindings=(_CHAIR_NO_HOP,)),
