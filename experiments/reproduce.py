@@ -267,6 +267,17 @@ SUITES: dict[str, list[str]] = {
     # the same 3 seeds (the uniform and edge2 runs of pluto_edge_power3_20k_cpu are this suite's
     # uniform and soft_mining runs: pluto.gin's default is now edge_power 2, so the config is the
     # same).
+    # Isolating the sampling on chair: soft mining with its weights divided by their batch mean
+    # and then multiplied by the same ramp as uniform_ramp20's, so both samplers train on the
+    # same loss scale at every step and differ only in where the samples go (and in the relative
+    # weights). Seeds 0 and 1; uniform, soft_mining and uniform_ramp20 are chair_uniform_ramp_cpu's
+    # runs (copy them in).
+    "chair_norm_ramp_cpu": _suite(
+        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 2000, 50, (0, 0),
+        ("uniform_ramp20=uniform:uniform_sampler.loss_scale=20.0;"
+         "uniform_sampler.loss_scale_warmup_steps=250",
+         "soft_norm_ramp20=soft_mining:WeightSchedule.normalize=True;"
+         "WeightSchedule.loss_scale=20.0;WeightSchedule.loss_scale_warmup_steps=250")),
     # The fairness control of chair_uniform_ramp_cpu on Pluto: soft mining's weight mean rises
     # from about 1 to about 11 while alpha warms up over 1000 steps (then drifts to about 16 by
     # 20k), so uniform gets weights 10^min(step/1000, 1). The uniform and soft_mining runs are

@@ -290,6 +290,21 @@ def test_uniform_loss_scale_ramp():
             uniform_sampler(**bad)
 
 
+def test_weight_schedule_normalized_with_loss_scale_ramp():
+    """Normalised soft-mining weights times the same ramp as uniform's control: each batch's
+    mean weight is the ramp's value, the relative weights are unchanged."""
+    l1 = jnp.asarray(np.random.default_rng(0).uniform(0.01, 0.5, 64), jnp.float32)
+    plain = WeightSchedule(alpha=0.6, warmup_steps=0, normalize=True)
+    ramped = WeightSchedule(alpha=0.6, warmup_steps=0, normalize=True, loss_scale=16.0,
+                            loss_scale_warmup_steps=100)
+    for step, scale in ((0, 1.0), (50, 4.0), (100, 16.0), (400, 16.0)):
+        w = np.asarray(ramped(l1, jnp.asarray(step)))
+        np.testing.assert_allclose(w.mean(), scale, rtol=1e-5)
+        np.testing.assert_allclose(w / scale, plain(l1, jnp.asarray(step)), rtol=1e-5)
+    with pytest.raises(ValueError, match="loss_scale"):
+        WeightSchedule(loss_scale=-1.0)
+
+
 def test_importance_sampling_is_unbiased():
     size = (16, 16)
     rng = np.random.default_rng(1)

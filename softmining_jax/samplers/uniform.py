@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 from flax import struct
 
 from softmining_jax.samplers.base import Feedback, Sampler, Samples
 from softmining_jax.samplers.domain import Domain
+from softmining_jax.samplers.weights import check_loss_scale, loss_scale_at
 
 
 @struct.dataclass
@@ -84,12 +83,7 @@ def uniform_sampler(
         all but ignores.
       loss_scale_warmup_steps: the ramp's length in steps (0: ``loss_scale`` from the start).
     """
-    if not (loss_scale > 0.0 and math.isfinite(loss_scale)):
-        raise ValueError(f"loss_scale must be a finite number > 0, got {loss_scale}.")
-    if loss_scale_warmup_steps < 0:
-        raise ValueError(
-            f"loss_scale_warmup_steps must be >= 0, got {loss_scale_warmup_steps}.")
-    log_scale = math.log(loss_scale)
+    check_loss_scale(loss_scale, loss_scale_warmup_steps)
 
     def init(key: jax.Array, domain: Domain, num_samples: int) -> UniformState:
         del key
@@ -104,11 +98,8 @@ def uniform_sampler(
         return samples
 
     def loss_weights(state: UniformState, l1: jax.Array) -> jax.Array:
-        if loss_scale_warmup_steps > 0:
-            ramp = jnp.clip(state.step.astype(jnp.float32) / loss_scale_warmup_steps, 0.0, 1.0)
-        else:
-            ramp = jnp.ones((), jnp.float32)
-        return jnp.full(jnp.shape(l1), jnp.exp(log_scale * ramp), jnp.float32)
+        scale = loss_scale_at(loss_scale, loss_scale_warmup_steps, state.step)
+        return jnp.full(jnp.shape(l1), scale, jnp.float32)
 
     def update(state: UniformState, feedback: Feedback, key: jax.Array) -> UniformState:
         del feedback, key

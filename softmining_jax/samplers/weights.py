@@ -3,9 +3,28 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import jax
 import jax.numpy as jnp
+
+
+def check_loss_scale(scale: float, warmup_steps: int) -> None:
+    """Raise ``ValueError`` unless ``scale`` is finite and > 0 and ``warmup_steps`` >= 0."""
+    if not (scale > 0.0 and math.isfinite(scale)):
+        raise ValueError(f"loss_scale must be a finite number > 0, got {scale}.")
+    if warmup_steps < 0:
+        raise ValueError(f"loss_scale_warmup_steps must be >= 0, got {warmup_steps}.")
+
+
+def loss_scale_at(scale: float, warmup_steps: int, step: jax.Array) -> jax.Array:
+    """``scale ** min(step / warmup_steps, 1)`` (scalar float32): a geometric ramp from 1 to
+    ``scale`` over ``warmup_steps`` steps, ``scale`` throughout when ``warmup_steps`` is 0."""
+    if warmup_steps > 0:
+        ramp = jnp.clip(jnp.asarray(step, jnp.float32) / warmup_steps, 0.0, 1.0)
+    else:
+        ramp = jnp.ones((), jnp.float32)
+    return jnp.exp(math.log(scale) * ramp)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,6 +47,10 @@ class WeightSchedule:
         (``None``: no upper clip). The official code uses 1.
       normalize: divide the weights by their batch mean (keeps the loss scale comparable to
         uniform sampling; off by default since it biases importance sampling).
+      loss_scale, loss_scale_warmup_steps: a control: the weights are finally multiplied by
+        ``loss_scale ** min(step / loss_scale_warmup_steps, 1)``. With ``normalize`` this gives
+        every batch the same mean weight, on the same ramp as ``uniform_sampler``'s control of
+        that name, so a comparison isolates where the samples go from how the loss scale grows.
     """
 
     alpha: float = 0.6
@@ -39,8 +62,11 @@ class WeightSchedule:
     clamp_min: float | None = None
     clamp_std: float | None = 3.0
     normalize: bool = False
+    loss_scale: float = 1.0
+    loss_scale_warmup_steps: int = 0
 
     def __post_init__(self):
+        check_loss_scale(self.loss_scale, self.loss_scale_warmup_steps)
         if not self.alpha >= 0.0:
             raise ValueError(f"alpha must be >= 0, got {self.alpha}.")
         if self.warmup_steps < 0:
@@ -84,6 +110,8 @@ class WeightSchedule:
             w = jnp.maximum(w, self.clamp_min)
         if self.normalize:
             w = w / jnp.mean(w)
+        if self.loss_scale != 1.0:
+            w = w * loss_scale_at(self.loss_scale, self.loss_scale_warmup_steps, step)
         return jax.lax.stop_gradient(jnp.where(finite, w, 1.0))
 
 
