@@ -152,6 +152,10 @@ _CHAIR_OLD_WARMUP = ("WeightSchedule.warmup_steps = 1000",)
 # chair_fine_eval_cpu); the chair suites defined before keep soft mining without hops, so they still
 # reproduce (and their `soft_mining` rows stay the no-hop baseline their variants are compared to).
 _CHAIR_NO_HOP = "soft_mining_sampler.view_hop = 0.0"
+# Uniform with the ramp of soft mining's weight mean on chair (1 to 20 over alpha's 250-step
+# warm-up): the fairness control of chair_uniform_ramp_cpu and chair_norm_ramp_cpu.
+_UNIFORM_RAMP_20 = ("uniform_ramp20=uniform:uniform_sampler.loss_scale=20.0;"
+                    "uniform_sampler.loss_scale_warmup_steps=250")
 
 
 def _suite(config: str, samplers: str, seeds: str, num_steps: int, eval_every: int,
@@ -267,17 +271,9 @@ SUITES: dict[str, list[str]] = {
     # the same 3 seeds (the uniform and edge2 runs of pluto_edge_power3_20k_cpu are this suite's
     # uniform and soft_mining runs: pluto.gin's default is now edge_power 2, so the config is the
     # same).
-    # Isolating the sampling on chair: soft mining with its weights divided by their batch mean
-    # and then multiplied by the same ramp as uniform_ramp20's, so both samplers train on the
-    # same loss scale at every step and differ only in where the samples go (and in the relative
-    # weights). Seeds 0 and 1; uniform, soft_mining and uniform_ramp20 are chair_uniform_ramp_cpu's
-    # runs (copy them in).
-    "chair_norm_ramp_cpu": _suite(
-        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 2000, 50, (0, 0),
-        ("uniform_ramp20=uniform:uniform_sampler.loss_scale=20.0;"
-         "uniform_sampler.loss_scale_warmup_steps=250",
-         "soft_norm_ramp20=soft_mining:WeightSchedule.normalize=True;"
-         "WeightSchedule.loss_scale=20.0;WeightSchedule.loss_scale_warmup_steps=250")),
+    "pluto_edge_power2_5_20k_cpu": _suite(
+        "gin_configs/image/pluto.gin", "uniform,soft_mining", "0,1,2", 20_000, 1000, (0, 0),
+        ("edge2.5=soft_mining:image_fitting_task.edge_power=2.5",)),
     # The fairness control of chair_uniform_ramp_cpu on Pluto: soft mining's weight mean rises
     # from about 1 to about 11 while alpha warms up over 1000 steps (then drifts to about 16 by
     # 20k), so uniform gets weights 10^min(step/1000, 1). The uniform and soft_mining runs are
@@ -286,9 +282,6 @@ SUITES: dict[str, list[str]] = {
         "gin_configs/image/pluto.gin", "uniform,soft_mining", "0,1,2", 20_000, 1000, (0, 0),
         ("uniform_ramp10=uniform:uniform_sampler.loss_scale=10.0;"
          "uniform_sampler.loss_scale_warmup_steps=1000",)),
-    "pluto_edge_power2_5_20k_cpu": _suite(
-        "gin_configs/image/pluto.gin", "uniform,soft_mining", "0,1,2", 20_000, 1000, (0, 0),
-        ("edge2.5=soft_mining:image_fitting_task.edge_power=2.5",)),
     # The screen's best on a third seed: the `error_map` preset as shipped (a full-resolution map
     # refreshed every 100 steps) and `error_map_hard` (the same with alpha 0): seeds 0 and 1 are
     # pluto_error_map_screen_cpu's uniform, emap100 and emap100_a0 runs (same config and code
@@ -479,8 +472,17 @@ SUITES: dict[str, list[str]] = {
     "chair_uniform_ramp_cpu": _suite(
         "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1,2,3,4,5", 2000, 50,
         (0, 0),
-        ("uniform_ramp20=uniform:uniform_sampler.loss_scale=20.0;"
-         "uniform_sampler.loss_scale_warmup_steps=250",)),
+        (_UNIFORM_RAMP_20,)),
+    # Isolating the sampling on chair: soft mining with its weights divided by their batch mean
+    # and then multiplied by the same ramp as uniform_ramp20's, so both samplers train on the
+    # same loss scale at every step and differ only in where the samples go (and in the relative
+    # weights). Seeds 0 and 1; uniform, soft_mining and uniform_ramp20 are chair_uniform_ramp_cpu's
+    # runs (copy them in).
+    "chair_norm_ramp_cpu": _suite(
+        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 2000, 50, (0, 0),
+        (_UNIFORM_RAMP_20,
+         "soft_norm_ramp20=soft_mining:WeightSchedule.normalize=True;"
+         "WeightSchedule.loss_scale=20.0;WeightSchedule.loss_scale_warmup_steps=250")),
     # Screening around the chair default with view hops (hop 1.0): the first 600 of 2000 steps
     # (the learning-rate schedule spans 2000, so the curves are the start of those of
     # chair_fine_eval_cpu, which must be run first: soft mining must cross its uniform's
@@ -591,7 +593,7 @@ SUITES: dict[str, list[str]] = {
         "emap250=error_map:error_map_sampler.refresh_interval=250"), seeds="0"),
     # One seed, 1000 steps: which of the official preset's differences matter on NeRF.
     "chair_ablations_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform", "0", 1000, 250,
-                                 (2, 10), _NERF_ABLATIONS, bindings=(_CHAIR_NO_HOP,)),
+                                  (2, 10), _NERF_ABLATIONS, bindings=(_CHAIR_NO_HOP,)),
     "chair_tuning_cpu": _suite("gin_configs/blender/chair_cpu.gin", "uniform", "0", 1000, 250,
                                (2, 10), _NERF_TUNING, (*_CHAIR_OLD_WARMUP, _CHAIR_NO_HOP)),
     "fern_cpu": _suite("gin_configs/llff/fern_cpu.gin", "uniform,soft_mining,official",
