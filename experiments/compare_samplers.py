@@ -183,6 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--summarise_only", action="store_true",
                         help="rewrite results.md/json and plots from --outdir/results.json "
                              "(its recorded runs and timing) with this version of the summary")
+    parser.add_argument("--baseline", default=None,
+                        help="with --summarise_only: print the table read against this recorded "
+                             "label instead of the first (e.g. a fairness control), writing "
+                             "nothing; the interleaved time ratios, measured against the first, "
+                             "are left out")
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument("--resume", action="store_true",
                           help="continue runs already in --outdir (e.g. after an interruption)")
@@ -194,8 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.baseline is not None and not args.summarise_only:
+        parser.error("--baseline reads a finished comparison: use it with --summarise_only")
     if args.summarise_only:
-        return resummarise(pathlib.Path(args.outdir))
+        return resummarise(pathlib.Path(args.outdir), args.baseline)
     if not args.gin_configs:
         parser.error("--gin_configs is required (a task config, e.g. gin_configs/image/pluto.gin)")
     variants = [parse_variant(v) for v in args.samplers.split(",") if v] + [
@@ -278,12 +285,25 @@ def milestones(steps: list[float]) -> list[float]:
     return sorted({steps[len(steps) // 4], steps[len(steps) // 2], steps[-1]})
 
 
-def resummarise(outdir: pathlib.Path) -> int:
-    """Recompute the summary, table and plots of a finished comparison from its results.json."""
+def resummarise(outdir: pathlib.Path, baseline: str | None = None) -> int:
+    """Recompute the summary, table and plots of a finished comparison from its results.json.
+
+    With ``baseline`` (a recorded label), only print the table read against that label instead
+    of the first: the files stay as they are, and the interleaved time ratios (measured against
+    the first label) are left out.
+    """
     results = json.loads((outdir / "results.json").read_text())
     runs = {label: {int(seed): records for seed, records in per_seed.items()}
             for label, per_seed in results["runs"].items()}
     seeds = sorted(next(iter(runs.values())))
+    if baseline is not None:
+        if baseline not in runs:
+            raise SystemExit(f"error: --baseline {baseline!r} is not a label of {outdir} "
+                             f"(its labels: {', '.join(runs)}).")
+        labels = [baseline, *(label for label in runs if label != baseline)]
+        summary = summarise(runs, {}, labels, seeds, results["summary"].get("reference"))
+        print(markdown(summary, argparse.Namespace(**results["args"]), seeds))
+        return 0
     summary = summarise(runs, results["timing"], list(runs), seeds,
                         results["summary"].get("reference"))
     results["summary"] = summary

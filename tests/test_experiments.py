@@ -35,7 +35,7 @@ def test_eval_records_keep_the_comparisons_grid():
     assert kept[-1]["eval_psnr"] == 35.5
 
 
-def test_compare_samplers_end_to_end_results_page_and_stale_runs(tmp_path, monkeypatch):
+def test_compare_samplers_end_to_end_results_page_and_stale_runs(tmp_path, monkeypatch, capsys):
     from experiments import write_results_page
 
     monkeypatch.chdir(ROOT)
@@ -94,6 +94,18 @@ def test_compare_samplers_end_to_end_results_page_and_stale_runs(tmp_path, monke
     before = json.loads((out / "results.json").read_text())["summary"]
     assert compare_samplers.main(["--summarise_only", "--outdir", str(out)]) == 0
     assert json.loads((out / "results.json").read_text())["summary"] == before
+    # ... and read against another recorded label (a control), printed only.
+    files = {f: (out / f).read_text() for f in ("results.json", "results.md")}
+    assert compare_samplers.main(
+        ["--summarise_only", "--outdir", str(out), "--baseline", "soft_a0.3"]) == 0
+    against = capsys.readouterr().out
+    assert "Target: soft_a0.3's final eval PSNR" in against
+    assert "| soft_a0.3 |" in against and "| uniform |" in against
+    assert {f: (out / f).read_text() for f in files} == files
+    with pytest.raises(SystemExit, match="not a label"):
+        compare_samplers.main(["--summarise_only", "--outdir", str(out), "--baseline", "nope"])
+    with pytest.raises(SystemExit):
+        compare_samplers.main([*argv, "--baseline", "uniform"])
     # A second invocation must not silently reuse the finished runs.
     with pytest.raises(SystemExit, match="--resume"):
         compare_samplers.main(argv)
