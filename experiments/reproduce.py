@@ -483,6 +483,20 @@ SUITES: dict[str, list[str]] = {
         (_UNIFORM_RAMP_20,
          "soft_norm_ramp20=soft_mining:WeightSchedule.normalize=True;"
          "WeightSchedule.loss_scale=20.0;WeightSchedule.loss_scale_warmup_steps=250")),
+    # Fairness control, the second half: uniform at its own tuned learning-rate schedule. The
+    # ramp above helps uniform (+0.32 dB at 2000 steps) because it enlarges Adam's early steps, so
+    # chair's cosine 1e-2 schedule may under-serve uniform. Uniform's Adam rate swept both ways
+    # (cosine to 1% of the peak, as chair_cpu.gin: 5e-3, 2e-2, 3e-2) and an exponential decay
+    # from 2e-2 to 1e-4 (large early steps, chair's final rate). Seeds 0 and 1; uniform,
+    # soft_mining and uniform_ramp20 are chair_uniform_ramp_cpu's runs (copy them in).
+    "chair_uniform_lr_cpu": _suite(
+        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 2000, 50, (0, 0),
+        (_UNIFORM_RAMP_20,
+         "uniform_lr2e-2=uniform:adam.learning_rate=0.02",
+         "uniform_exp2e-2=uniform:adam.learning_rate=0.02;adam.schedule='exponential';"
+         "adam.final_lr_factor=0.005",
+         "uniform_lr3e-2=uniform:adam.learning_rate=0.03",
+         "uniform_lr5e-3=uniform:adam.learning_rate=0.005")),
     # Screening around the chair default with view hops (hop 1.0): the first 600 of 2000 steps
     # (the learning-rate schedule spans 2000, so the curves are the start of those of
     # chair_fine_eval_cpu, which must be run first: soft mining must cross its uniform's
