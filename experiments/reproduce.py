@@ -497,6 +497,17 @@ SUITES: dict[str, list[str]] = {
          "adam.final_lr_factor=0.005",
          "uniform_lr3e-2=uniform:adam.learning_rate=0.03",
          "uniform_lr5e-3=uniform:adam.learning_rate=0.005")),
+    # chair_uniform_lr_cpu left uniform best at chair's own 1e-2 cosine, and the loss-scale ramp
+    # as the only change found that helps it. Tuning that ramp for uniform (a larger scale, 100
+    # over 250 steps; the same scale over 500 steps), to find the strongest uniform baseline.
+    # Seeds 0 and 1; uniform, soft_mining and uniform_ramp20 are chair_uniform_ramp_cpu's runs.
+    "chair_uniform_ramp_tune_cpu": _suite(
+        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 2000, 50, (0, 0),
+        (_UNIFORM_RAMP_20,
+         "uniform_ramp100=uniform:uniform_sampler.loss_scale=100.0;"
+         "uniform_sampler.loss_scale_warmup_steps=250",
+         "uniform_ramp20_500=uniform:uniform_sampler.loss_scale=20.0;"
+         "uniform_sampler.loss_scale_warmup_steps=500")),
     # Screening around the chair default with view hops (hop 1.0): the first 600 of 2000 steps
     # (the learning-rate schedule spans 2000, so the curves are the start of those of
     # chair_fine_eval_cpu, which must be run first: soft mining must cross its uniform's
