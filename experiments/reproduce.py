@@ -508,6 +508,16 @@ SUITES: dict[str, list[str]] = {
          "uniform_sampler.loss_scale_warmup_steps=250",
          "uniform_ramp20_500=uniform:uniform_sampler.loss_scale=20.0;"
          "uniform_sampler.loss_scale_warmup_steps=500")),
+    # The symmetric half of chair_uniform_ramp_tune_cpu: its strongest uniform had a loss-scale
+    # ramp to 100 over 250 steps; soft mining's own weight mean ramps to about 20, so it is given
+    # an extra ramp to 5 (WeightSchedule.loss_scale) to match. Seeds 0 and 1; uniform,
+    # soft_mining and uniform_ramp100 are chair_uniform_ramp_tune_cpu's runs (copy them in).
+    "chair_soft_ramp_cpu": _suite(
+        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 2000, 50, (0, 0),
+        ("uniform_ramp100=uniform:uniform_sampler.loss_scale=100.0;"
+         "uniform_sampler.loss_scale_warmup_steps=250",
+         "soft_ramp5=soft_mining:WeightSchedule.loss_scale=5.0;"
+         "WeightSchedule.loss_scale_warmup_steps=250")),
     # Screening around the chair default with view hops (hop 1.0): the first 600 of 2000 steps
     # (the learning-rate schedule spans 2000, so the curves are the start of those of
     # chair_fine_eval_cpu, which must be run first: soft mining must cross its uniform's
