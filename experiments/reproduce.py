@@ -156,6 +156,10 @@ _CHAIR_NO_HOP = "soft_mining_sampler.view_hop = 0.0"
 # warm-up): the fairness control of chair_uniform_ramp_cpu and chair_norm_ramp_cpu.
 _UNIFORM_RAMP_20 = ("uniform_ramp20=uniform:uniform_sampler.loss_scale=20.0;"
                     "uniform_sampler.loss_scale_warmup_steps=250")
+# The same ramp to 100, the strongest uniform found on chair (chair_uniform_ramp_tune_cpu, whose
+# runs chair_soft_ramp_cpu copies in: the two must stay identical).
+_UNIFORM_RAMP_100 = ("uniform_ramp100=uniform:uniform_sampler.loss_scale=100.0;"
+                     "uniform_sampler.loss_scale_warmup_steps=250")
 
 
 def _suite(config: str, samplers: str, seeds: str, num_steps: int, eval_every: int,
@@ -504,8 +508,7 @@ SUITES: dict[str, list[str]] = {
     "chair_uniform_ramp_tune_cpu": _suite(
         "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 2000, 50, (0, 0),
         (_UNIFORM_RAMP_20,
-         "uniform_ramp100=uniform:uniform_sampler.loss_scale=100.0;"
-         "uniform_sampler.loss_scale_warmup_steps=250",
+         _UNIFORM_RAMP_100,
          "uniform_ramp20_500=uniform:uniform_sampler.loss_scale=20.0;"
          "uniform_sampler.loss_scale_warmup_steps=500")),
     # The symmetric half of chair_uniform_ramp_tune_cpu: its strongest uniform had a loss-scale
@@ -514,8 +517,7 @@ SUITES: dict[str, list[str]] = {
     # soft_mining and uniform_ramp100 are chair_uniform_ramp_tune_cpu's runs (copy them in).
     "chair_soft_ramp_cpu": _suite(
         "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1", 2000, 50, (0, 0),
-        ("uniform_ramp100=uniform:uniform_sampler.loss_scale=100.0;"
-         "uniform_sampler.loss_scale_warmup_steps=250",
+        (_UNIFORM_RAMP_100,
          "soft_ramp5=soft_mining:WeightSchedule.loss_scale=5.0;"
          "WeightSchedule.loss_scale_warmup_steps=250")),
     # Screening around the chair default with view hops (hop 1.0): the first 600 of 2000 steps
