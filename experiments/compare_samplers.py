@@ -296,22 +296,20 @@ def resummarise(outdir: pathlib.Path, baseline: str | None = None) -> int:
     runs = {label: {int(seed): records for seed, records in per_seed.items()}
             for label, per_seed in results["runs"].items()}
     seeds = sorted(next(iter(runs.values())))
+    labels, timing = list(runs), results["timing"]
     if baseline is not None:
         if baseline not in runs:
             raise SystemExit(f"error: --baseline {baseline!r} is not a label of {outdir} "
                              f"(its labels: {', '.join(runs)}).")
-        labels = [baseline, *(label for label in runs if label != baseline)]
-        summary = summarise(runs, {}, labels, seeds, results["summary"].get("reference"))
-        print(markdown(summary, argparse.Namespace(**results["args"]), seeds))
-        return 0
-    summary = summarise(runs, results["timing"], list(runs), seeds,
-                        results["summary"].get("reference"))
-    results["summary"] = summary
-    (outdir / "results.json").write_text(json.dumps(results, indent=1))
-    (outdir / "results.md").write_text(markdown(summary, argparse.Namespace(**results["args"]),
-                                                seeds))
-    plot(runs, summary, outdir)
-    print((outdir / "results.md").read_text())
+        labels, timing = [baseline, *(label for label in runs if label != baseline)], {}
+    summary = summarise(runs, timing, labels, seeds, results["summary"].get("reference"))
+    table = markdown(summary, argparse.Namespace(**results["args"]), seeds)
+    if baseline is None:
+        results["summary"] = summary
+        (outdir / "results.json").write_text(json.dumps(results, indent=1))
+        (outdir / "results.md").write_text(table)
+        plot(runs, summary, outdir)
+    print(table)
     return 0
 
 
