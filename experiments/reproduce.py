@@ -157,7 +157,7 @@ _CHAIR_NO_HOP = "soft_mining_sampler.view_hop = 0.0"
 _UNIFORM_RAMP_20 = ("uniform_ramp20=uniform:uniform_sampler.loss_scale=20.0;"
                     "uniform_sampler.loss_scale_warmup_steps=250")
 # The same ramp to 100, the strongest uniform found on chair (chair_uniform_ramp_tune_cpu, whose
-# runs chair_soft_ramp_cpu copies in: the two must stay identical).
+# runs chair_soft_ramp_cpu and chair_uniform_ramp100_seeds_cpu copy in: they must stay identical).
 _UNIFORM_RAMP_100 = ("uniform_ramp100=uniform:uniform_sampler.loss_scale=100.0;"
                      "uniform_sampler.loss_scale_warmup_steps=250")
 
@@ -511,6 +511,15 @@ SUITES: dict[str, list[str]] = {
          _UNIFORM_RAMP_100,
          "uniform_ramp20_500=uniform:uniform_sampler.loss_scale=20.0;"
          "uniform_sampler.loss_scale_warmup_steps=500")),
+    # chair_uniform_ramp_tune_cpu's strongest uniform (a loss-scale ramp to 100 over 250 steps)
+    # on all 6 seeds of chair_uniform_ramp_cpu, to measure soft mining's ratio against it where
+    # only an estimate existed (2 seeds). uniform, soft_mining and uniform_ramp20 are
+    # chair_uniform_ramp_cpu's runs, uniform_ramp100's seeds 0 and 1 are
+    # chair_uniform_ramp_tune_cpu's (copy them in and resume).
+    "chair_uniform_ramp100_seeds_cpu": _suite(
+        "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining", "0,1,2,3,4,5", 2000, 50,
+        (0, 0),
+        (_UNIFORM_RAMP_20, _UNIFORM_RAMP_100)),
     # The symmetric half of chair_uniform_ramp_tune_cpu: its strongest uniform had a loss-scale
     # ramp to 100 over 250 steps; soft mining's own weight mean ramps to about 20, so it is given
     # an extra ramp to 5 (WeightSchedule.loss_scale) to match. Seeds 0 and 1; uniform,
