@@ -526,6 +526,17 @@ SUITES: dict[str, list[str]] = {
     "chair_official_cpu": _suite(
         "gin_configs/blender/chair_cpu.gin", "uniform,soft_mining,official", "0,1", 2000, 50,
         (0, 0)),
+    # The same for the images, where `official`'s figures came from the older tables: Pluto at the
+    # paper's 20k steps on pluto_edge_power_20k_cpu's 3 seeds (its uniform runs, and its edge2
+    # runs as soft_mining: Pluto's default is now that prior; copy them in and resume), and
+    # Albert at 10k steps on albert_edge_power_cpu's 2 seeds (its uniform and soft_mining runs).
+    # `official` takes the task's edge prior like every sampler (on Pluto the squared magnitude).
+    "pluto_official_20k_cpu": _suite(
+        "gin_configs/image/pluto.gin", "uniform,soft_mining,official", "0,1,2", 20_000, 1000,
+        (0, 0)),
+    "albert_official_cpu": _suite(
+        "gin_configs/image/albert.gin", "uniform,soft_mining,official", "0,1", 10_000, 1000,
+        (0, 0)),
     # The symmetric half of chair_uniform_ramp_tune_cpu: its strongest uniform had a loss-scale
     # ramp to 100 over 250 steps; soft mining's own weight mean ramps to about 20, so it is given
     # an extra ramp to 5 (WeightSchedule.loss_scale) to match. Seeds 0 and 1; uniform,
