@@ -530,7 +530,7 @@ SUITES: dict[str, list[str]] = {
     # paper's 20k steps on pluto_edge_power_20k_cpu's 3 seeds (its uniform runs, and its edge2
     # runs as soft_mining: Pluto's default is now that prior; copy them in and resume), and
     # Albert at 10k steps on albert_edge_power_cpu's 2 seeds (its uniform and soft_mining runs).
-    # `official` takes the task's edge prior like every sampler (on Pluto the squared magnitude).
+    # `official` keeps the authors' edge prior, the Sobel magnitude itself (samplers/official.gin).
     "pluto_official_20k_cpu": _suite(
         "gin_configs/image/pluto.gin", "uniform,soft_mining,official", "0,1,2", 20_000, 1000,
         (0, 0)),
