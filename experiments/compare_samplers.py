@@ -83,6 +83,12 @@ def configure(args, sampler_gin: str, extra: list[str], seed: int) -> None:
     cli.parse_gin([*args.gin_configs, sampler_gin], bindings)
 
 
+def describe_variant(variant: tuple[str, str, list[str]]) -> str:
+    """``sampler.gin; binding; ...`` of a parsed variant (for table headers)."""
+    _, sampler_gin, extra = variant
+    return "; ".join([pathlib.Path(sampler_gin).name, *extra])
+
+
 def code_version() -> str:
     """The git commit of this checkout (``+dirty`` with uncommitted changes), or ``unknown``."""
     try:
@@ -233,10 +239,15 @@ def main(argv=None) -> int:
                   f"(rounds: {t['ratio_min']:.3f} .. {t['ratio_max']:.3f})")
         return 0
     runs: dict[str, dict[int, list[dict]]] = {}
+    total, started, index = len(variants) * len(seeds), time.perf_counter(), 0
     for label, sampler_gin, extra in variants:
         runs[label] = {}
         for seed in seeds:
             workdir = outdir / "runs" / label / f"seed{seed}"
+            elapsed = time.perf_counter() - started
+            eta = f", about {elapsed / index * (total - index) / 60:.0f} min left" if index else ""
+            index += 1
+            print(f"  [run {index}/{total}] {label} seed {seed}{eta}", flush=True)
             configure(args, sampler_gin, extra, seed)
             train = gin.get_configurable("train_and_evaluate")
             t = time.perf_counter()
@@ -249,6 +260,7 @@ def main(argv=None) -> int:
                   f" dB ({time.perf_counter() - t:.0f} s)", flush=True)
 
     summary = summarise(runs, timing, [v[0] for v in variants], seeds, reference)
+    summary["baseline_spec"] = describe_variant(variants[0])
     (outdir / "results.json").write_text(json.dumps(
         {"args": vars(args), "device": str(jax.devices()[0]), "code": code,
          "timing": timing,
@@ -303,6 +315,8 @@ def resummarise(outdir: pathlib.Path, baseline: str | None = None) -> int:
                              f"(its labels: {', '.join(runs)}).")
         labels, timing = [baseline, *(label for label in runs if label != baseline)], {}
     summary = summarise(runs, timing, labels, seeds, results["summary"].get("reference"))
+    if baseline is None and "baseline_spec" in results["summary"]:
+        summary["baseline_spec"] = results["summary"]["baseline_spec"]
     table = markdown(summary, argparse.Namespace(**results["args"]), seeds)
     if baseline is None:
         results["summary"] = summary
@@ -395,6 +409,8 @@ def markdown(summary, args, seeds) -> str:
     lines = [
         f"Config: {', '.join(args.gin_configs)}; {args.num_steps} steps; seeds {seeds}; "
         f"device {jax.devices()[0].platform}.",
+        f"Baseline (every ratio is against it): {summary['baseline']}"
+        + (f" = {summary['baseline_spec']}" if summary.get("baseline_spec") else "") + ".",
         f"Target: {summary['baseline']}'s final eval PSNR (mean over seeds) = "
         f"{summary['target_psnr']:.2f} dB.",
         "",

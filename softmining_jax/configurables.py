@@ -43,8 +43,12 @@ def image_fitting_task(
     edge_prior: bool = True,
     eval_chunk: int = 2**16,
     edge_power: float = 1.0,
+    target_rule: str = "pixel_centres",
 ) -> ImageFittingTask:
     """Load an image file (default: the bundled Pluto, 512 px) into an image-fitting task.
+
+    ``target_rule``: ``"pixel_centres"`` (train and evaluate at pixel centres) or
+    ``"continuous"`` (train and evaluate at sub-pixel positions against the bilinear image).
 
     A relative ``path`` is resolved against the working directory first, then the bundled assets.
     """
@@ -60,7 +64,8 @@ def image_fitting_task(
     image = load_image(resolved, max_side=max_side, allow_large=allow_large)
     field = field or gin.get_configurable("ImageField")
     return ImageFittingTask(image, field=field, edge_prior=edge_prior, eval_chunk=eval_chunk,
-                            name=pathlib.Path(resolved).stem, edge_power=edge_power)
+                            name=pathlib.Path(resolved).stem, edge_power=edge_power,
+                            target_rule=target_rule)
 
 
 def _nerf_task(scene, field, proposal, **kwargs) -> NerfTask:

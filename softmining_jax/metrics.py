@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 def mse_to_psnr(mse: jax.Array, peak: float = 1.0) -> jax.Array:
@@ -14,6 +15,26 @@ def mse_to_psnr(mse: jax.Array, peak: float = 1.0) -> jax.Array:
 def psnr(a: jax.Array, b: jax.Array) -> jax.Array:
     """PSNR in dB between two images with values in ``[0, 1]``."""
     return mse_to_psnr(jnp.mean((jnp.asarray(a, jnp.float32) - jnp.asarray(b, jnp.float32)) ** 2))
+
+
+def top_error_share(squared_error: np.ndarray, fraction: float = 0.1) -> float:
+    """Share of the total squared error held by the worst ``fraction`` of pixels.
+
+    Args:
+      squared_error: ``(H, W)`` or ``(H, W, C)`` squared error (channels are averaged per pixel).
+      fraction: the share of pixels counted, in ``(0, 1]``.
+
+    Returns:
+      A number in ``[fraction, 1]`` (``fraction``: the error is spread evenly; near 1: it sits in
+      a few pixels, where mining has the most to gain); ``fraction`` for an error-free image.
+    """
+    e = np.asarray(squared_error, np.float64)
+    e = e.reshape(e.shape[0] * e.shape[1], -1).mean(-1)
+    k = max(1, int(round(fraction * e.size)))
+    total = e.sum()
+    if not total > 0:
+        return float(fraction)
+    return float(np.sort(e)[-k:].sum() / total)
 
 
 def _gaussian_filter(x: jax.Array, size: int, sigma: float) -> jax.Array:

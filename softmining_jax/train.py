@@ -29,6 +29,7 @@ from softmining_jax.checkpoint import Checkpointer
 from softmining_jax.plots import save_run_plots
 from softmining_jax.run_log import MetricsLog
 from softmining_jax.samplers import Feedback, Sampler, soft_mining_sampler
+from softmining_jax.tasks import target_rule
 from softmining_jax.tasks.base import Task
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,8 @@ def make_train_step(
 ):
     """The pure training step ``state -> (state, metrics)`` (jit it).
 
+    On a task whose ``target_rule`` is ``"pixel_centres"`` each position is trained at its pixel
+    centre (:func:`softmining_jax.tasks.target_rule.snap_to_pixel_centres`, straight-through).
     The parameter gradient and ``d loss / d x_i = (w_i / N) grad_x err_i`` come from one backward
     pass; the sampler receives ``grad_x err_i`` (``N / w_i`` times the position gradient), or
     zeros on the steps its ``position_gradient_due`` says it will not read them. A step
@@ -128,7 +131,12 @@ def make_train_step(
     def mean_over_devices(tree):
         return tree if axis_name is None else jax.lax.pmean(tree, axis_name)
 
+    centres = target_rule.task_rule(task) == target_rule.PIXEL_CENTRES
+    sizes = task.domain.sizes
+
     def loss_fn(params, positions, image_ids, sampler_state, key):
+        if centres:  # the task's rule: train where it evaluates (gradient reaches the position)
+            positions = target_rule.snap_to_pixel_centres(positions, image_ids, sizes)
         pred, aux_loss, *rest = task.predict(params, positions, image_ids, key)
         points = jax.lax.stop_gradient(rest[0]) if rest else None
         diff = pred - task.targets(positions, image_ids)
@@ -290,6 +298,7 @@ def train_and_evaluate(
     except OSError as e:
         raise PermissionError(f"workdir {workdir} is not writable: {e}") from e
     sampler = sampler if sampler is not None else soft_mining_sampler()
+    target_rule.check_sampler_rule(task, sampler)
     optimizer = optimizer if optimizer is not None else adam(num_steps=max(num_steps, 1))
     if operative_config is not None:
         (workdir / "config.gin").write_text(operative_config)

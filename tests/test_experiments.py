@@ -204,3 +204,23 @@ def test_results_page_says_when_a_section_was_not_run_with_its_suites_settings()
     differs = write_results_page.how_it_differs("chair_cpu", args)
     assert len(differs) == 2 and "`seeds` '0' (the suite's: '0,1')" in differs
     assert write_results_page.how_it_differs("not_a_suite", args) is None
+
+
+def test_photo_benchmark_dry_run_prints_one_table_and_resumes(tmp_path, capsys):
+    from experiments.benchmarks import photos
+
+    out = tmp_path / "photos"
+    assert photos.main(["--outdir", str(out), "--dry_run"]) == 0
+    text = capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["labels"] == ["uniform", "soft_mining", "official"]
+    assert len(summary["images"]) == 2 and "**minimum**" in text and "**mean**" in text
+    for row in summary["images"].values():
+        assert row["samplers"]["uniform"]["step_ratio"] == pytest.approx(1.0)
+        assert 0.1 <= row["baseline_top10_error_share"] <= 1.0
+        assert row["samplers"]["soft_mining"]["min_speedup"] is not None
+    # A second call reads the finished comparisons back instead of training again.
+    assert photos.main(["--outdir", str(out), "--dry_run"]) == 0
+    assert "[run" not in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="not found"):
+        photos.image_paths("no_such_image")

@@ -87,6 +87,9 @@ class Sampler(NamedTuple):
         ``update`` reads ``Feedback.error_grads``. On the other steps the train step skips the
         position gradient (its ``error_grads`` are zeros). None: every step (a sampler that never
         reads them costs nothing either way: XLA drops the unused gradient).
+      target_rule: the task target rule this sampler assumes (``"pixel_centres"`` or
+        ``"continuous"``, see :mod:`softmining_jax.tasks.target_rule`), or None: any. The train
+        loop refuses a task with another rule.
     """
 
     init: InitFn
@@ -97,3 +100,4 @@ class Sampler(NamedTuple):
     dense_refresh_interval: int = 0
     dense_stride: int = 1
     position_gradient_due: GradientDueFn | None = None
+    target_rule: str | None = None

@@ -156,8 +156,8 @@ def soft_mining_sampler(
     weights: WeightSchedule | None = None,
     normalized_units: bool = False,
     gradient_of_mean: bool = False,
+    drift_over_weight: bool = False,
     uniform_block: bool = False,
-    snap_to_pixel_centres: bool = False,
 ) -> Sampler:
     """The Langevin soft-mining sampler.
 
@@ -230,10 +230,10 @@ def soft_mining_sampler(
         positions (pixel index / (size - 1)) while the gradient stays in pixel units.
       gradient_of_mean: official-code behaviour: the gradient is that of the batch-mean loss
         (an extra ``1/N``).
+      drift_over_weight: the authors' code before its commit ce17cb1 (2025-12-01): the drift is
+        also divided by the sample's loss weight (``grad log err / w``).
       uniform_block: official-code behaviour: the uniform re-seed always hits the last
         ``uniform_fraction * N`` samples instead of a random subset.
-      snap_to_pixel_centres: official-code behaviour: ``sample`` returns positions rounded to the
-        nearest pixel centre.
 
     Returns:
       A :class:`Sampler`.
@@ -336,11 +336,7 @@ def soft_mining_sampler(
 
     def sample(state: SoftMiningState, key: jax.Array) -> Samples:
         del key
-        x = state.positions
-        if snap_to_pixel_centres:
-            hw = jnp.asarray(state.sizes, jnp.float32)[state.image_ids]
-            x = jnp.clip(jnp.floor(x) + 0.5, 0.5, hw[:, ::-1] - 0.5)
-        return Samples(positions=x, image_ids=state.image_ids)
+        return Samples(positions=state.positions, image_ids=state.image_ids)
 
     def loss_weights(state: SoftMiningState, l1: jax.Array) -> jax.Array:
         return schedule(l1, state.step)
@@ -447,6 +443,9 @@ def soft_mining_sampler(
             # Bounded so the squared drift length cannot overflow float32; the trust region clips
             # far below this anyway.
             grad_log = jnp.clip(grad_log, -_MAX_GRAD_LOG, _MAX_GRAD_LOG)
+            if drift_over_weight:  # the weights are a function of (Q, step): recomputed here
+                w = schedule(jnp.asarray(feedback.l1, jnp.float32), state.step)
+                grad_log = grad_log / jnp.maximum(w, _ERR_FLOOR)[:, None]
             step_drift = (drift_coef / n if gradient_of_mean else drift_coef) * scale * grad_log
             if drift_interval > 1:  # selected away, whatever the unread gradient held
                 step_drift = jnp.where(drift_due(state), step_drift, 0.0)
@@ -571,19 +570,31 @@ def importance_sampler(**kwargs) -> Sampler:
     return soft_mining_sampler(weights=WeightSchedule(alpha=1.0, clamp_std=None), **kwargs)
 
 
-def official_sampler(alpha: float = 0.6, a: float = 20.0, b: float = 2e-2, **kwargs) -> Sampler:
-    """The behaviour of the authors' PyTorch code (ubc-vision/nf-soft-mining, ``lmc.py``).
+def official_sampler(alpha: float = 0.6, a: float = 20.0, b: float = 2e-2,
+                     version: str = "2025", **kwargs) -> Sampler:
+    """The behaviour of the authors' PyTorch code (ubc-vision/nf-soft-mining, ``lmc.py`` and
+    ``examples/train_ngp_nerf_prop.py``).
 
     ``a`` and ``b`` act on ``[0, 1]``-normalised positions with a pixel-unit gradient of the batch
     mean loss; 10% lowest-loss samples re-seeded on edges, a fixed 10% index block re-seeded
     uniformly, each sample bound to its image for life, positions rounded to pixels, and loss
     weights ``(1/clip(Q, 2^-10))^min(step/1000, alpha)`` clamped to ``[0.2, mean + std]``.
+
+    Args:
+      version: ``"2025"``: the code since commit ce17cb1 (2025-12-01, "fix grad update"), whose
+        position gradient is divided by the weighted per-pixel loss ``w * err``: the drift is
+        ``a * grad log err / N``. ``"2024"``: the code before it, which divided by ``w * (w *
+        err)`` (the per-pixel loss had already been multiplied by the weight in place): the drift
+        is ``a * grad log err / (N * w)``.
     """
+    if version not in ("2024", "2025"):
+        raise ValueError(f"official_sampler.version must be '2024' or '2025', got {version!r}.")
     schedule = official_weight_schedule(alpha)
     options = dict(
         a=a, b=b, max_drift=None, reinit_fraction=0.1, uniform_fraction=0.1, prior="edge",
         boundary="reinit", keep_image=True, normalized_units=True, gradient_of_mean=True,
-        uniform_block=True, snap_to_pixel_centres=True,
+        uniform_block=True, drift_over_weight=version == "2024",
     )
     options.update(kwargs)
-    return soft_mining_sampler(weights=schedule, **options)
+    # The authors' code rounds positions to pixels: it runs on pixel-centre tasks only.
+    return soft_mining_sampler(weights=schedule, **options)._replace(target_rule="pixel_centres")

@@ -65,15 +65,16 @@ def sample_uniform(
 
 
 def uniform_sampler(
-    snap_to_pixel_centres: bool = False,
     loss_scale: float = 1.0,
     loss_scale_warmup_steps: int = 0,
 ) -> Sampler:
     """The baseline: i.i.d. uniform positions every step, all loss weights 1.
 
+    Positions are continuous; a task whose target rule is ``"pixel_centres"`` (the default of
+    every shipped task) trains each at the centre of its pixel, so uniform then draws whole
+    pixels.
+
     Args:
-      snap_to_pixel_centres: draw whole pixels (positions at their centres, the usual NeRF
-        baseline) instead of continuous positions with bilinearly interpolated targets.
       loss_scale: a control, not a sampler feature: every loss weight is
         ``loss_scale ** min(step / loss_scale_warmup_steps, 1)`` (the same for all samples), a
         geometric ramp from 1 to ``loss_scale``. Soft mining's unnormalised weights ``Q^-alpha_t``
@@ -92,10 +93,7 @@ def uniform_sampler(
                             num_samples=int(num_samples))
 
     def sample(state: UniformState, key: jax.Array) -> Samples:
-        samples = sample_uniform(state.sizes, key, state.num_samples)
-        if snap_to_pixel_centres:
-            samples = samples._replace(positions=jnp.floor(samples.positions) + 0.5)
-        return samples
+        return sample_uniform(state.sizes, key, state.num_samples)
 
     def loss_weights(state: UniformState, l1: jax.Array) -> jax.Array:
         scale = loss_scale_at(loss_scale, loss_scale_warmup_steps, state.step)

@@ -18,10 +18,15 @@ class Task(Protocol):
     Attributes:
       domain: the images samples are drawn from.
       name: short name for logs.
+      target_rule: ``"pixel_centres"`` (the train step trains every sample at the centre of its
+        pixel, where ``evaluate`` measures) or ``"continuous"`` (positions pass unchanged, and
+        ``evaluate`` must measure at sub-pixel positions too); see
+        :mod:`softmining_jax.tasks.target_rule`. A task without the attribute is continuous.
     """
 
     domain: Domain
     name: str
+    target_rule: str
 
     def init_params(self, key: jax.Array) -> Params:
         """Initial field parameters."""
@@ -37,7 +42,8 @@ class Task(Protocol):
         the sampler as :attr:`~softmining_jax.samplers.Feedback.points`."""
 
     def targets(self, positions: jax.Array, image_ids: jax.Array) -> jax.Array:
-        """``(N, C)`` ground truth at pixel positions (bilinear, differentiable)."""
+        """``(N, C)`` ground truth at pixel positions (bilinear, differentiable; the train step
+        passes pixel centres on a ``"pixel_centres"`` task)."""
 
     def render(self, params: Params, image_index: int) -> np.ndarray:
         """Full ``(H, W, C)`` prediction of training image ``image_index`` (host array)."""

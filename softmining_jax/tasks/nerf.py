@@ -27,6 +27,7 @@ from softmining_jax.fields.radiance_field import ProposalField, RadianceField
 from softmining_jax.render import cameras, sampling, volume
 from softmining_jax.samplers import Domain, ViewCameras
 from softmining_jax.tasks import dense
+from softmining_jax.tasks.target_rule import PIXEL_CENTRES
 
 LPIPS_OFF = ("off: no LPIPS network weights are bundled and none are downloaded. To enable it, "
              "put LPIPS-Alex weights on the local disk (experiments/convert_lpips_weights.py "
@@ -47,6 +48,10 @@ def look_at(position: np.ndarray, target: np.ndarray, up: np.ndarray) -> np.ndar
 class NerfTask:
     """Radiance-field reconstruction of a :class:`~softmining_jax.data.scenes.NerfScene`.
 
+    Rays are trained through pixel centres against the pixel's colour (``target_rule``
+    ``"pixel_centres"``, as the test views are rendered); a sampler may keep continuous
+    positions, the train step snaps them.
+
     Args:
       scene: the posed views.
       field, proposal: factories called with ``aabb=scene.aabb``.
@@ -62,6 +67,8 @@ class NerfTask:
         (none are bundled and nothing is downloaded). Off by default; when given, LPIPS is
         reported per view and as a mean.
     """
+
+    target_rule = PIXEL_CENTRES
 
     def __init__(
         self,
