@@ -156,8 +156,9 @@ def _interpolation_slopes(values: jax.Array, frac: jax.Array) -> jax.Array:
 def hash_encode(table: jax.Array, x: jax.Array, layout: HashGridLayout) -> jax.Array:
     """Encode points.
 
-    Differentiable w.r.t. ``table`` and ``x`` (a hand-written VJP: the position gradient reuses the
-    gathered corner features, so asking for it costs little on top of the table gradient).
+    Differentiable w.r.t. ``table`` and ``x`` (a hand-written VJP: the position gradient shares
+    the backward pass's corner gathers, so asking for it costs little on top of the table
+    gradient).
 
     Args:
       table: ``(layout.table_size, F)`` feature table.
@@ -170,28 +171,40 @@ def hash_encode(table: jax.Array, x: jax.Array, layout: HashGridLayout) -> jax.A
     return _hash_encode_fwd(table, x, layout)[0]
 
 
+def _sum_corners(values_of_corner) -> jax.Array:
+    """``sum_j values_of_corner(j)`` over the ``2^D`` corners, unrolled in Python.
+
+    Each term is a gather fused into its consumer; a ``jnp.sum`` over a stacked corner axis
+    would make XLA materialise the ``(N, L, 2^D, F)`` gathered features first (4-6x slower
+    forward on the CPU, ``experiments/bench_step.py``)."""
+    total = None
+    for term in values_of_corner:
+        total = term if total is None else total + term
+    return total
+
+
 def _hash_encode_fwd(table, x, layout):
     n, d = x.shape
     if d != layout.dim:
         raise ValueError(f"Expected {layout.dim}-D points, got shape {x.shape}.")
     idx, frac, corners = _corner_indices(x, layout)
     w = _product(_axis_factors(frac, corners))  # (N, L, 2^D)
-    gathered = table[idx]  # (N, L, 2^D, F)
-    feats = jnp.sum(w[..., None] * gathered, axis=2)  # (N, L, F); a batched dot is slow on CPU
-    return feats.reshape(n, -1), (idx, frac, gathered, x, table.shape[0])
+    feats = _sum_corners(w[..., j, None] * table[idx[..., j]] for j in range(len(corners)))
+    return feats.reshape(n, -1), (idx, frac, w, x, table)
 
 
 def _hash_encode_bwd(layout, residuals, cotangent):
-    idx, frac, gathered, x, table_rows = residuals
+    idx, frac, w, x, table = residuals
     n, d = x.shape
-    corners = _corners(d)
     ct = cotangent.reshape(n, layout.num_levels, -1)  # (N, L, F)
-    w = _product(_axis_factors(frac, corners))
-    features = gathered.shape[-1]
-    d_table = jnp.zeros((table_rows, features), cotangent.dtype)
+    features = table.shape[-1]
+    d_table = jnp.zeros(table.shape, cotangent.dtype)
     d_table = d_table.at[idx.reshape(-1)].add((w[..., None] * ct[:, :, None, :]).reshape(-1,
                                                                                   features))
-    d_w = jnp.sum(ct[:, :, None, :] * gathered, axis=-1)  # (N, L, 2^D)
+    # d loss / d w_j = <ct, feature of corner j>: the corner features gathered again, one corner
+    # at a time, rather than kept from the forward pass as one (N, L, 2^D, F) array.
+    d_w = jnp.stack([jnp.sum(ct * table[idx[..., j]], axis=-1) for j in range(idx.shape[-1])],
+                    axis=-1)  # (N, L, 2^D)
     d_frac = _interpolation_slopes(d_w, frac)  # (N, L, D)
     res = jnp.asarray(layout.resolutions, jnp.float32)
     d_x = jnp.sum(d_frac * res[None, :, None], axis=1)
