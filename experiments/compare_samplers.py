@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from softmining_jax import cli, configurables  # noqa: E402
 from softmining_jax.samplers import soft_mining_sampler  # noqa: E402
-from softmining_jax.train import adam, init_train_state, make_train_step  # noqa: E402
+from softmining_jax.step import init_train_state, make_train_step  # noqa: E402
 
 del configurables  # imported for its gin registrations
 
@@ -121,13 +121,15 @@ def time_steps(args, variants) -> dict[str, dict[str, float]]:
         bound = gin.get_bindings("train_and_evaluate")  # constructs task, sampler, optimizer
         task, batch = bound["task"], bound.get("batch_size", 512)
         sampler = bound.get("sampler") or soft_mining_sampler()
-        optimizer = bound.get("optimizer") or adam(num_steps=args.num_steps)
+        optimizer = bound.get("optimizer") or gin.get_configurable("adam")(
+            num_steps=args.num_steps)
+        hook = bound.get("dense_refresh") or gin.get_configurable("DenseRefresh")()
         state = init_train_state(task, sampler, optimizer, batch, 0)
         fn = jax.jit(make_train_step(task, sampler, optimizer), donate_argnums=0)
-        refresh = jax.jit(sampler.refresh)
         state, m = fn(state)
         jax.block_until_ready(m)
-        steps[label] = dict(fn=fn, state=state, task=task, sampler=sampler, refresh=refresh)
+        steps[label] = dict(fn=fn, state=state, sampler=sampler, every=hook.every,
+                            refresh=hook.bind(task, sampler))
     times = {label: [] for label in steps}
     refresh_times = {label: [] for label in steps}
     order = np.random.default_rng(0)
@@ -140,16 +142,12 @@ def time_steps(args, variants) -> dict[str, dict[str, float]]:
                 s["state"], m = s["fn"](s["state"])
             jax.block_until_ready(m)
             per_step = (time.perf_counter() - t) / args.timing_steps
-            interval = s["sampler"].dense_refresh_interval
-            if interval:  # one refresh per round, charged to the steps it serves
+            if s["sampler"].refresh is not None:  # one refresh per round, charged to its steps
                 t = time.perf_counter()
-                dense = s["task"].dense_l1(s["state"].params,
-                                           stride=s["sampler"].dense_stride)
-                s["state"] = s["state"].replace(
-                    sampler_state=s["refresh"](s["state"].sampler_state, dense))
+                s["state"] = s["refresh"](s["every"], s["state"], force=True)
                 jax.block_until_ready(s["state"].sampler_state)
                 refresh_times[label].append(time.perf_counter() - t)
-                per_step += refresh_times[label][-1] / interval
+                per_step += refresh_times[label][-1] / s["every"]
             times[label].append(per_step)
     base = np.asarray(times[variants[0][0]])
     return {

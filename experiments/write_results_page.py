@@ -58,11 +58,13 @@ def how_it_differs(name: str, args: dict) -> list[str] | None:
     """
     from experiments import compare_samplers, reproduce
 
-    if name not in reproduce.SUITES:
+    if not (reproduce.SUITES_DIR / f"{name}.json").is_file():
+        return None
+    script, argv, _ = reproduce.command(name, [])
+    if script != "compare_samplers":
         return None
     parser = compare_samplers.build_parser()
-    suite, defaults = (vars(parser.parse_args([*a, "--outdir", "-"]))
-                       for a in (reproduce.SUITES[name], []))
+    suite, defaults = (vars(parser.parse_args(a)) for a in (argv, ["--outdir", "-"]))
     recorded = {key: args.get(key, defaults[key]) for key in _SUITE_KEYS}
     return [f"`{key}` {recorded[key]!r} (the suite's: {suite[key]!r})" for key in _SUITE_KEYS
             if str(recorded[key]) != str(suite[key])]

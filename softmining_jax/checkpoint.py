@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import logging
 import pathlib
+from collections.abc import Callable
 from typing import Any
 
 import jax
 import orbax.checkpoint as ocp
 
 log = logging.getLogger(__name__)
+
+# The layout of the saved training state. 2: samplers are chains of moves (softmining_jax 0.2);
+# checkpoints without a format were written by 0.1, whose sampler states had another structure.
+CHECKPOINT_FORMAT = 2
 
 
 def _is_key(x: Any) -> bool:
@@ -52,6 +57,7 @@ class Checkpointer:
 
     def save(self, step: int, state: Any, meta: dict[str, Any]) -> None:
         """Save ``state`` (any pytree; typed PRNG keys allowed) at ``step``."""
+        meta = {**meta, "format": CHECKPOINT_FORMAT}
         self.manager.save(
             int(step),
             args=ocp.args.Composite(
@@ -126,3 +132,54 @@ class Checkpointer:
 
     def close(self) -> None:
         self.manager.close()
+
+
+def restore_run(
+    checkpointer: Checkpointer,
+    layout: dict[str, Any],
+    fresh: Callable[[int, bool], Any],
+    on_device_change: str = "error",
+    place: Callable[[Any], Any] = lambda state: state,
+) -> tuple[Any, dict[str, Any]] | None:
+    """Restore a run's newest readable checkpoint, reconciling its device layout.
+
+    Args:
+      checkpointer: the run's checkpoints.
+      layout: this run's ``{"layout": "single" | "stacked", "num_devices": n}`` (saved in every
+        checkpoint's metadata).
+      fresh: ``fresh(num_devices, stacked) -> state``, a fresh state of a layout (host arrays;
+        the restore template).
+      on_device_change: when the checkpoint was written with another layout: ``"error"`` (a
+        ``ValueError`` saying what to do) or ``"reset_sampler"`` (keep step, parameters and
+        optimizer state; fresh sampler states for this layout).
+      place: puts a state of this layout on its devices.
+
+    Returns:
+      ``(state, meta)``, or None when there is no checkpoint.
+    """
+    saved = checkpointer.latest_meta()
+    if saved is not None and saved.get("format", 1) != CHECKPOINT_FORMAT:
+        raise ValueError(
+            f"The checkpoints in {checkpointer.directory} have format {saved.get('format', 1)} "
+            f"(written by softmining_jax {'0.1' if 'format' not in saved else 'another version'});"
+            f" this version reads format {CHECKPOINT_FORMAT} (since 0.2 a mining sampler's state "
+            "is a chain of move states, so older sampler states cannot be restored). Use a new "
+            "--workdir, or continue this run with the version that wrote it.")
+    saved_layout = {k: saved.get(k, v) for k, v in layout.items()} if saved else layout
+    if saved_layout == layout:
+        return checkpointer.restore_latest(place(fresh(layout["num_devices"],
+                                                       layout["layout"] == "stacked")))
+    if on_device_change == "error":
+        raise ValueError(
+            f"The checkpoint in {checkpointer.directory.parent} was written with "
+            f"{saved_layout['num_devices']} device(s) ({saved_layout['layout']} layout); this "
+            f"run has {layout['num_devices']} ({layout['layout']}). Resume with the same device "
+            "count and parallel mode, or set train_and_evaluate.on_device_change="
+            "'reset_sampler' to keep the parameters and restart the sampler states, or use a "
+            "new workdir.")
+    old, meta = checkpointer.restore_latest(
+        fresh(saved_layout["num_devices"], saved_layout["layout"] == "stacked"))
+    state = fresh(layout["num_devices"], layout["layout"] == "stacked")
+    log.warning("Device layout changed (%s -> %s): parameters kept, sampler states reset.",
+                saved_layout, layout)
+    return place(state.replace(step=old.step, params=old.params, opt_state=old.opt_state)), meta

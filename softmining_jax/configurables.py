@@ -1,7 +1,7 @@
 """Gin wiring. The core API never needs gin: this module only registers constructors.
 
 Registered names (usable in ``.gin`` files and ``--gin_bindings``): ``train_and_evaluate``,
-``adam``, ``image_fitting_task``, ``ImageField``, ``blender_task``, ``llff_task``,
+``adam``, ``DenseRefresh``, ``image_fitting_task``, ``ImageField``, ``blender_task``, ``llff_task``,
 ``RadianceField``, ``ProposalField``, ``load_image``, ``lpips_metric``, ``WeightSchedule``,
 ``official_weight_schedule`` and the samplers ``uniform_sampler``, ``soft_mining_sampler``,
 ``hard_mining_sampler``, ``importance_sampler``, ``official_sampler``, ``error_map_sampler``.
@@ -10,16 +10,18 @@ Registered names (usable in ``.gin`` files and ``--gin_bindings``): ``train_and_
 from __future__ import annotations
 
 import importlib.resources
+import inspect
 import pathlib
 
 import gin
 
-from softmining_jax import samplers, train
+from softmining_jax import optim, samplers, train
 from softmining_jax.data.blender import load_blender
 from softmining_jax.data.images import load_image
 from softmining_jax.data.llff import load_llff
 from softmining_jax.fields.image_field import ImageField
 from softmining_jax.fields.radiance_field import ProposalField, RadianceField
+from softmining_jax.hooks import DenseRefresh
 from softmining_jax.lpips import lpips_metric
 from softmining_jax.tasks.image_fitting import ImageFittingTask
 from softmining_jax.tasks.nerf import NerfTask
@@ -120,9 +122,38 @@ def image_field(**kwargs) -> ImageField:
     return ImageField(**kwargs)
 
 
+def _bound(name: str) -> bool:
+    """Whether ``configurable.parameter`` ``name`` has a gin binding."""
+    try:
+        gin.query_parameter(name)
+    except ValueError:
+        return False
+    return True
+
+
+def train_and_evaluate(*args, num_steps: int = 2000, optimizer=None, dense_refresh=None,
+                       **kwargs):
+    """:func:`softmining_jax.train.train_and_evaluate` whose defaults are the gin-configured
+    ones: the optimizer is ``adam`` with its bindings (its schedule spans ``num_steps`` unless
+    ``adam.num_steps`` is bound), the dense refresh is ``DenseRefresh`` with its bindings."""
+    if optimizer is None:
+        make_adam = gin.get_configurable("adam")
+        optimizer = make_adam() if _bound("adam.num_steps") else make_adam(
+            num_steps=max(int(num_steps), 1))
+    if dense_refresh is None:
+        dense_refresh = gin.get_configurable("DenseRefresh")()
+    return train.train_and_evaluate(*args, num_steps=num_steps, optimizer=optimizer,
+                                    dense_refresh=dense_refresh, **kwargs)
+
+
+# gin reads the parameter names from the signature: the loop's own, so unknown names are refused.
+train_and_evaluate.__signature__ = inspect.signature(train.train_and_evaluate)
+
+
 # Registration happens once, when this module is first imported (the usual gin pattern).
-gin.external_configurable(train.train_and_evaluate, "train_and_evaluate")
-gin.external_configurable(train.adam, "adam")
+gin.external_configurable(train_and_evaluate, "train_and_evaluate")
+gin.external_configurable(optim.adam, "adam")
+gin.external_configurable(DenseRefresh, "DenseRefresh")
 gin.external_configurable(image_fitting_task, "image_fitting_task")
 gin.external_configurable(image_field, "ImageField")
 gin.external_configurable(blender_task, "blender_task")

@@ -24,8 +24,8 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from softmining_jax.samplers import Sampler
+from softmining_jax.step import TrainState, make_train_step
 from softmining_jax.tasks.base import Task
-from softmining_jax.train import TrainState, make_train_step
 
 AXIS = "data"
 MODES = ("none", "pmap", "shard_map")
@@ -164,6 +164,24 @@ def make_parallel_step(
 def make_parallel_refresh(sampler: Sampler):
     """``refresh`` applied to every device's sampler state with the same dense error maps."""
     return jax.jit(jax.vmap(sampler.refresh, in_axes=(0, None)))
+
+
+def local_copy(tree: Any) -> Any:
+    """Replicated global arrays as this process's own copy (for host work such as evaluation in
+    a multi-host run); the tree itself in a single-process run."""
+    if jax.process_count() == 1:
+        return tree
+    return jax.tree_util.tree_map(lambda x: x.addressable_data(0), tree)
+
+
+def gather_to_host(tree: Any) -> Any:
+    """Every process's share of ``tree`` as host arrays (a collective in a multi-host run: every
+    process must call it)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        tree = multihost_utils.process_allgather(tree, tiled=True)
+    return jax.device_get(tree)
 
 
 def initialize_distributed(

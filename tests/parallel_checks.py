@@ -14,14 +14,14 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 
-def _sampler(drift_interval: int = 1):
+def _sampler():
     from softmining_jax import samplers
 
-    # No randomness that matters: noise of ~1e-6 px, no re-initialisation, reflection at borders.
-    return samplers.soft_mining_sampler(
-        step_size=1e-12, concentration=2e12, drift_interval=drift_interval, max_drift=1.0,
-        reinit_fraction=0.0, uniform_fraction=0.0, boundary="reflect",
-        weights=samplers.WeightSchedule(alpha=0.6, warmup_steps=5, clamp_std=None))
+    # No randomness that matters: the Langevin move alone (no re-seeding, no uniform restarts),
+    # noise of ~1e-6 px, a drift of up to 1 px; what steps over the border is clipped back.
+    return samplers.population_sampler(
+        samplers.langevin(step_size=1e-12, concentration=2e12, max_drift=1.0),
+        samplers.WeightSchedule(alpha=0.6, warmup_steps=5, clamp_std=None))
 
 
 def _leaves(tree):
@@ -39,11 +39,11 @@ def check_equivalence() -> None:
     from helpers import tiny_task
 
     from softmining_jax import parallel as par
-    from softmining_jax.train import adam, init_train_state, make_train_step
+    from softmining_jax.optim import adam
+    from softmining_jax.step import init_train_state, make_train_step
 
     assert jax.device_count() == 4, jax.devices()
-    # Drift on every second step: both branches of the train step's position-gradient cond run.
-    task, sampler, opt = tiny_task(), _sampler(drift_interval=2), adam(num_steps=10)
+    task, sampler, opt = tiny_task(), _sampler(), adam(num_steps=10)
     single = init_train_state(task, sampler, opt, 64, seed=0)
     step1 = jax.jit(make_train_step(task, sampler, opt))
     results = {}
@@ -110,7 +110,7 @@ def check_checkpoint_roundtrip(workdir: str) -> None:
 
     from softmining_jax import parallel as par
     from softmining_jax.checkpoint import Checkpointer
-    from softmining_jax.train import adam
+    from softmining_jax.optim import adam
 
     task, sampler, opt = tiny_task(), _sampler(), adam(num_steps=10)
     state = par.place_state(par.init_parallel_state(task, sampler, opt, 64, 0, 4), "shard_map", 4)
@@ -137,7 +137,8 @@ def train(workdir: str, num_steps: int) -> None:
     from helpers import tiny_task
 
     from softmining_jax import parallel as par
-    from softmining_jax.train import adam, train_and_evaluate
+    from softmining_jax.optim import adam
+    from softmining_jax.train import train_and_evaluate
 
     if "SOFTMINING_COORDINATOR" in os.environ:
         par.initialize_distributed()

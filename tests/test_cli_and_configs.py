@@ -95,8 +95,7 @@ def test_every_nerf_config_trains(tmp_path, config):
 @pytest.mark.parametrize("config", SAMPLER_CONFIGS, ids=lambda p: p.stem)
 def test_every_sampler_config_trains(tmp_path, config):
     out = _run(tmp_path, [ROOT / "gin_configs" / "image" / "default.gin", config],
-               [*FAST, "image_fitting_task.max_side = 64", "error_map_sampler.refresh_interval = 2"
-                if "error_map" in config.stem and "feedback" not in config.stem else ""])
+               [*FAST, "image_fitting_task.max_side = 64", "DenseRefresh.every = 2"])
     assert out["step"] == 4
 
 

@@ -1,5 +1,5 @@
 """Dense error maps rendered at one pixel per block: which pixels, what fills the blocks, the
-tasks' ``dense_l1`` and the samplers' ``dense_stride``."""
+tasks' ``dense_l1`` and the ``DenseRefresh`` hook's ``stride``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from helpers import tiny_task
 
 from softmining_jax import samplers
+from softmining_jax.hooks import DenseRefresh
 from softmining_jax.tasks import dense
 
 
@@ -47,12 +48,12 @@ def test_partial_last_block_stays_inside_the_image():
 def test_bad_stride_is_refused(bad):
     with pytest.raises(ValueError, match="stride"):
         dense.block_pixels(4, 4, bad)
-    with pytest.raises(ValueError, match="dense_stride"):
-        samplers.error_map_sampler(dense_stride=bad)
-    with pytest.raises(ValueError, match="dense_stride"):
-        samplers.soft_mining_sampler(prior="error_map", dense_stride=bad)
-    with pytest.raises(ValueError, match="dense_stride"):
-        samplers.error_map_sampler(dense_stride=1.5)
+    with pytest.raises(ValueError, match="DenseRefresh.stride"):
+        DenseRefresh(stride=bad)
+    with pytest.raises(ValueError, match="DenseRefresh.stride"):
+        DenseRefresh(stride=1.5)
+    with pytest.raises(ValueError, match="DenseRefresh.every"):
+        DenseRefresh(every=bad)
 
 
 def _fake_render(centres: np.ndarray) -> np.ndarray:
@@ -105,15 +106,9 @@ def test_image_task_dense_l1_strided_equals_the_full_map_at_the_rendered_pixels(
     np.testing.assert_allclose(strided, expected, atol=1e-5)
 
 
-def test_samplers_carry_their_stride_to_the_train_loop():
-    assert samplers.error_map_sampler(dense_stride=4).dense_stride == 4
-    assert samplers.error_map_sampler().dense_stride == 1
-    assert samplers.soft_mining_sampler(prior="error_map", dense_stride=2).dense_stride == 2
-    assert samplers.uniform_sampler().dense_stride == 1
-
-
 def test_train_loop_passes_stride_and_a_rotating_phase(tmp_path):
-    from softmining_jax.train import adam, train_and_evaluate
+    from softmining_jax.optim import adam
+    from softmining_jax.train import train_and_evaluate
 
     task = tiny_task()
     seen = []
@@ -125,8 +120,15 @@ def test_train_loop_passes_stride_and_a_rotating_phase(tmp_path):
 
     task.dense_l1 = recording
     train_and_evaluate(tmp_path / "run", task=task,
-                       sampler=samplers.error_map_sampler(refresh_interval=5, dense_stride=2),
+                       sampler=samplers.error_map_sampler(),
+                       dense_refresh=DenseRefresh(every=5, stride=2),
                        batch_size=32, num_steps=21, optimizer=adam(num_steps=21), seed=0,
                        log_every=7, eval_every=21, checkpoint_every=21, progress=False,
                        tensorboard=False, plots=False)
     assert seen == [(2, 0), (2, 1), (2, 2), (2, 3)]  # refreshes at steps 5, 10, 15, 20
+    seen.clear()  # a sampler without dense maps never renders one
+    train_and_evaluate(tmp_path / "plain", task=task, sampler=samplers.soft_mining_sampler(),
+                       batch_size=32, num_steps=10, optimizer=adam(num_steps=10), seed=0,
+                       dense_refresh=DenseRefresh(every=5), eval_every=10, progress=False,
+                       tensorboard=False, plots=False)
+    assert seen == []

@@ -142,7 +142,7 @@ def test_interleaved_timing_charges_the_dense_refresh(tmp_path, monkeypatch):
         "--num_steps", "40", "--timing_rounds", "2", "--timing_steps", "3",
         "--outdir", str(tmp_path)])
     variants = [compare_samplers.parse_variant(v) for v in (
-        "uniform", "dense=error_map:error_map_sampler.refresh_interval=10")]
+        "uniform", "dense=error_map:DenseRefresh.every=10")]
     timing = compare_samplers.time_steps(args, variants)
     assert "refresh_median_s" not in timing["uniform"]
     refresh = timing["dense"]["refresh_median_s"]
@@ -150,60 +150,47 @@ def test_interleaved_timing_charges_the_dense_refresh(tmp_path, monkeypatch):
     assert refresh > 0 and timing["dense"]["median_s"] >= refresh / 10
 
 
-def _suite_specs(argv: list[str]) -> list[str]:
-    """A suite's variant specs: its ``--samplers`` list, then its ``--variant`` entries."""
-    samplers = argv[argv.index("--samplers") + 1].split(",")
-    return samplers + [argv[i + 1] for i, a in enumerate(argv) if a == "--variant"]
+SUITE_NAMES = sorted(p.stem for p in reproduce.SUITES_DIR.glob("*.json"))
 
 
-def _configure(argv: list[str], spec: str) -> None:
-    """Parse the gin configuration ``compare_samplers`` would run for one variant of a suite."""
-    args = compare_samplers.build_parser().parse_args([*argv, "--outdir", "unused"])
-    _, sampler_gin, extra = compare_samplers.parse_variant(spec)
-    compare_samplers.configure(args, sampler_gin, extra, seed=0)
-
-
-@pytest.mark.parametrize("name", sorted(reproduce.SUITES))
-def test_every_reproduce_suite_names_existing_configs_and_variants(name, capsys):
-    argv = reproduce.SUITES[name]
-    configs = [argv[i + 1] for i, a in enumerate(argv) if a == "--gin_configs"]
-    assert configs and all((ROOT / c).is_file() for c in configs)
-    specs = _suite_specs(argv)
-    labels = [compare_samplers.parse_variant(v)[0] for v in specs]
-    assert labels[0] == "uniform" and len(set(labels)) == len(labels)
-    assert reproduce.main([name, "--dry_run"]) == 0
-    assert f"--outdir experiments/results/{name}" in capsys.readouterr().out
-    # Every variant's gin configuration parses (unknown names or references fail here, not an
-    # hour into a benchmark).
-    for spec in specs:
-        _configure(argv, spec)
-
-
-def test_official_weights_variant_gives_soft_mining_the_official_schedule(monkeypatch):
+@pytest.mark.parametrize("name", SUITE_NAMES)
+def test_every_suite_file_runs_existing_samplers_and_binds_only_existing_parameters(
+        name, capsys, tmp_path, monkeypatch):
+    """Each suite file parses, its frozen task config and every variant's sampler config and
+    bindings parse together (unknown names fail here, not an hour into a benchmark), and its
+    command line is what reproduce.py prints."""
     import gin
 
-    from softmining_jax.samplers import official_weight_schedule
+    from softmining_jax import cli
 
     monkeypatch.chdir(ROOT)
-    argv = reproduce.SUITES["chair_ablations_cpu"]
-    (spec,) = [v for v in _suite_specs(argv) if v.startswith("soft_official_weights=")]
-    _configure(argv, spec)
-    weights = gin.query_parameter("soft_mining_sampler.weights").scoped_configurable_fn()
-    assert weights == official_weight_schedule(alpha=0.6)
+    suite = reproduce.load_suite(name)
+    assert suite["about"] and suite["config"]
+    script, argv, _ = reproduce.command(name, [])
+    parser = (compare_samplers.build_parser() if script == "compare_samplers"
+              else __import__("experiments.benchmarks.photos", fromlist=["x"]).build_parser())
+    args = parser.parse_args(argv)
+    specs = [v for v in args.samplers.split(",") if v] + list(args.variant)
+    labels = [compare_samplers.parse_variant(v)[0] for v in specs]
+    assert labels[0].startswith("uniform") and len(set(labels)) == len(labels)
+    config = tmp_path / "suite.gin"
+    config.write_text("\n".join(suite["config"]) + "\n")
+    for spec in specs:
+        _, sampler_gin, extra = compare_samplers.parse_variant(spec)
+        cli.parse_gin([str(config), sampler_gin], [*args.gin_bindings, *extra])
+        gin.get_configurable("train_and_evaluate")  # registered
+    gin.clear_config()
+    assert reproduce.main([name, "--dry_run"]) == 0
+    assert f"--outdir experiments/results/{name}" in capsys.readouterr().out
 
 
-def test_results_page_says_when_a_section_was_not_run_with_its_suites_settings():
-    from experiments import write_results_page
-
-    args = vars(compare_samplers.build_parser().parse_args(
-        [*reproduce.SUITES["chair_cpu"], "--outdir", "experiments/results/chair_cpu"]))
-    assert write_results_page.how_it_differs("chair_cpu", args) == []
-    args.pop("variant")  # results.json files from before --variant existed: the default applies
-    assert write_results_page.how_it_differs("chair_cpu", args) == []
-    args.update(seeds="0", gin_bindings=["llff_task.eval_views=1"])
-    differs = write_results_page.how_it_differs("chair_cpu", args)
-    assert len(differs) == 2 and "`seeds` '0' (the suite's: '0,1')" in differs
-    assert write_results_page.how_it_differs("not_a_suite", args) is None
+def test_reproduce_refuses_an_unknown_or_malformed_suite(tmp_path, monkeypatch):
+    with pytest.raises(SystemExit, match="no suite named"):
+        reproduce.main(["no_such_suite", "--dry_run"])
+    monkeypatch.setattr(reproduce, "SUITES_DIR", tmp_path)
+    (tmp_path / "bad.json").write_text(json.dumps({"about": "x", "script": "make"}))
+    with pytest.raises(SystemExit, match="needs the fields"):
+        reproduce.main(["bad", "--dry_run"])
 
 
 def test_photo_benchmark_dry_run_prints_one_table_and_resumes(tmp_path, capsys):

@@ -18,7 +18,9 @@ from helpers import tiny_task
 
 from softmining_jax import samplers
 from softmining_jax.checkpoint import Checkpointer
-from softmining_jax.train import adam, init_train_state, train_and_evaluate
+from softmining_jax.optim import adam
+from softmining_jax.step import init_train_state
+from softmining_jax.train import train_and_evaluate
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 STEPS = 60

@@ -12,8 +12,9 @@ from helpers import tiny_image, tiny_task
 
 from softmining_jax import samplers
 from softmining_jax.samplers import Domain, Sampler, Samples
+from softmining_jax.step import init_train_state, make_train_step
 from softmining_jax.tasks import target_rule
-from softmining_jax.train import init_train_state, make_train_step, train_and_evaluate
+from softmining_jax.train import train_and_evaluate
 
 QUIET = dict(progress=False, tensorboard=False, plots=False)
 

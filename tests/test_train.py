@@ -14,6 +14,9 @@ from helpers import tiny_task
 
 from softmining_jax import samplers
 from softmining_jax.checkpoint import Checkpointer
+from softmining_jax.hooks import DenseRefresh
+from softmining_jax.optim import adam
+from softmining_jax.step import init_train_state, make_train_step
 from softmining_jax.train import NonFiniteError, train_and_evaluate
 
 QUIET = dict(progress=False, tensorboard=False, plots=False)
@@ -26,8 +29,6 @@ def _records(workdir: pathlib.Path) -> list[dict]:
 
 
 def _params(workdir: pathlib.Path, task, sampler, batch):
-    from softmining_jax.train import adam, init_train_state
-
     template = init_train_state(task, sampler, adam(num_steps=60), batch, 0)
     state, _ = Checkpointer(workdir / "checkpoints").restore_latest(template)
     return state
@@ -37,16 +38,15 @@ def _params(workdir: pathlib.Path, task, sampler, batch):
 def test_resume_equals_uninterrupted(tmp_path, name):
     make = {
         "soft_mining": samplers.soft_mining_sampler,
-        "error_map": lambda: samplers.error_map_sampler(refresh_interval=10),
-        # The refresh phase (which pixel of each block is rendered) must continue on resume.
-        "error_map_strided": lambda: samplers.error_map_sampler(refresh_interval=10,
-                                                                dense_stride=2),
+        "error_map": samplers.error_map_sampler,
+        "error_map_strided": samplers.error_map_sampler,
         "official": samplers.official_sampler,
     }[name]
+    # The refresh phase (which pixel of each block is rendered) must continue on resume.
+    refresh = DenseRefresh(every=10, stride=2 if name == "error_map_strided" else 1)
     task = tiny_task()
     common = dict(task=task, batch_size=64, seed=3, log_every=10, eval_every=20,
-                  checkpoint_every=20, **QUIET)
-    from softmining_jax.train import adam
+                  checkpoint_every=20, dense_refresh=refresh, **QUIET)
 
     opt = adam(num_steps=60)
     full = tmp_path / "full"
@@ -67,38 +67,24 @@ def test_resume_equals_uninterrupted(tmp_path, name):
     assert int(a.step) == 60
 
 
-def test_drift_interval_skips_the_position_gradient_between_drift_steps():
-    """With drift_interval=2 a due step equals the every-step drift's, and the step after it
-    equals a drift-free sampler's positions with the same parameter update."""
-    from softmining_jax.train import adam, init_train_state, make_train_step
-
-    task, opt = tiny_task(), adam(num_steps=10)
-    every, second = (samplers.soft_mining_sampler(drift_interval=k) for k in (1, 2))
-    never = samplers.soft_mining_sampler(drift=False)
-    step = {name: jax.jit(make_train_step(task, s, opt))
-            for name, s in dict(every=every, second=second, never=never).items()}
-    state = init_train_state(task, every, opt, 64, 0)
-
-    def same_params(a, b):
-        for x, y in zip(jax.tree_util.tree_leaves(a.params), jax.tree_util.tree_leaves(b.params),
-                        strict=True):
-            np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6, atol=1e-7)
-
-    def same(a, b):
-        np.testing.assert_array_equal(np.asarray(a.sampler_state.positions),
-                                      np.asarray(b.sampler_state.positions))
-        same_params(a, b)
-
-    due, _ = step["second"](state)
-    same(due, step["every"](state)[0])
-    assert float(due.sampler_state.mean_drift) > 0.0
-    skipped, metrics = step["second"](due)
-    same(skipped, step["never"](due)[0])
-    drifted = step["every"](due)[0]
-    assert not np.array_equal(np.asarray(drifted.sampler_state.positions),
-                              np.asarray(skipped.sampler_state.positions))
-    same_params(drifted, skipped)
-    assert float(metrics["mean_drift"]) == 0.0
+def test_a_loop_of_your_own_refreshes_dense_maps_with_the_hook():
+    """make_train_step in a plain Python loop, with DenseRefresh bound to the task and sampler,
+    gives the run train_and_evaluate gives."""
+    task, sampler, opt = tiny_task(), samplers.error_map_sampler(), adam(num_steps=30)
+    refresh = DenseRefresh(every=10).bind(task, sampler)
+    step = jax.jit(make_train_step(task, sampler, opt))
+    state = init_train_state(task, sampler, opt, 64, 0)
+    for i in range(30):
+        state = refresh(i, state)
+        state, metrics = step(state)
+    mine = jnp.concatenate([x.ravel() for x in jax.tree_util.tree_leaves(state.params)])
+    assert bool(state.sampler_state.moves[0].density.row_cdf[0] != 0.0)
+    # no refresh: the map stays uniform, and the run differs
+    plain = init_train_state(task, sampler, opt, 64, 0)
+    for _ in range(30):
+        plain, _ = step(plain)
+    other = jnp.concatenate([x.ravel() for x in jax.tree_util.tree_leaves(plain.params)])
+    assert not np.array_equal(np.asarray(mine), np.asarray(other))
 
 
 def test_training_improves_psnr_and_writes_outputs(tmp_path):
@@ -180,3 +166,18 @@ def test_invalid_run_arguments(tmp_path):
         train_and_evaluate(tmp_path / "a", task=task, on_nonfinite="ignore", **QUIET)
     with pytest.raises(ValueError, match="eval_every"):
         train_and_evaluate(tmp_path / "b", task=task, eval_every=0, **QUIET)
+
+
+def test_a_checkpoint_of_the_old_layout_is_refused_naming_the_version_change(tmp_path):
+    """Checkpoints written before the samplers became chains of moves (no ``format`` in their
+    metadata) are refused with a message, not misloaded or reported as merely unreadable."""
+    task = tiny_task()
+    kwargs = dict(task=task, batch_size=32, log_every=5, eval_every=10, checkpoint_every=10,
+                  **QUIET)
+    train_and_evaluate(tmp_path, num_steps=10, **kwargs)
+    meta = tmp_path / "checkpoints" / "10" / "meta" / "metadata"  # Orbax's JSON item
+    record = json.loads(meta.read_text())
+    del record["format"]
+    meta.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match=r"format 1 \(written by softmining_jax 0.1\)"):
+        train_and_evaluate(tmp_path, num_steps=20, **kwargs)

@@ -68,6 +68,8 @@ def image_paths(selection: str) -> dict[str, pathlib.Path]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--outdir", required=True)
+    parser.add_argument("--task_config", default=str(TASK_CONFIG),
+                        help="gin file of the task (every image; only the path changes)")
     parser.add_argument("--images", default="all",
                         help="all, kodak, large, or names such as kodim05,pluto")
     parser.add_argument("--samplers", default=",".join(SAMPLERS),
@@ -119,7 +121,7 @@ def run_image(args, name: str, path, outdir: pathlib.Path, large: bool) -> dict:
     bindings = [f"image_fitting_task.path = '{path}'", *args.gin_bindings]
     if large:
         bindings.append(f"image_fitting_task.max_side = {args.large_max_side}")
-    argv = ["--gin_configs", str(TASK_CONFIG), "--samplers", args.samplers,
+    argv = ["--gin_configs", args.task_config, "--samplers", args.samplers,
             "--seeds", args.seeds, "--num_steps", str(steps), "--eval_every", str(every),
             "--timing_rounds", str(args.timing_rounds), "--timing_steps", str(args.timing_steps),
             "--outdir", str(folder), "--resume"]
@@ -215,7 +217,7 @@ def main(argv=None) -> int:
     text = (f"Photo benchmark: {len(rows)} images, samplers {', '.join(labels)} (ratios against "
             f"the first, {labels[0]}), seeds {args.seeds}, {args.num_steps} steps "
             f"({args.large_steps} for Pluto and Albert at {args.large_max_side} px), task config "
-            f"{TASK_CONFIG.relative_to(ROOT)}.\n\n" + table(rows, labels, args) + "\n"
+            f"{args.task_config}.\n\n" + table(rows, labels, args) + "\n"
             "dB: final eval PSNR, mean over seeds. step: the baseline's steps to its final PSNR / "
             "the sampler's steps to reach it. wall: step ratio / interleaved per-step time ratio. "
             f"min@>={args.min_milestone}: the lowest speed-up (m / steps to reach the baseline's "

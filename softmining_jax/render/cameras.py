@@ -64,32 +64,3 @@ def ndc_to_world(points: jax.Array, focal: float, width: int, height: int,
     ax, ay = -2.0 * focal / width, -2.0 * focal / height
     z = 2.0 * near / (points[:, 2] - 1.0)
     return jnp.stack([points[:, 0] * z / ax, points[:, 1] * z / ay, z], axis=-1)
-
-
-def project_points(
-    points: jax.Array, c2w: jax.Array, focal: float, width: jax.Array | int,
-    height: jax.Array | int,
-) -> tuple[jax.Array, jax.Array]:
-    """Pixel positions of world points in given cameras (the inverse of :func:`pixel_rays`).
-
-    Args:
-      points: ``(N, 3)`` world points.
-      c2w: ``(N, 3, 4)`` camera-to-world matrices (OpenGL convention, as :func:`pixel_rays`).
-      focal: focal length in pixels.
-      width, height: image sizes in pixels (scalars or ``(N,)``).
-
-    Returns:
-      ``positions (N, 2)`` continuous pixel coordinates ``(x, y)`` and ``visible (N,)`` bool:
-      the point is finite, in front of the camera and inside ``[0, W] x [0, H]``. Occlusion is
-      not tested.
-    """
-    rel = points - c2w[:, :3, 3]
-    cam = jnp.einsum("nji,nj->ni", c2w[:, :3, :3], rel)  # R^T (p - t)
-    depth = -cam[:, 2]
-    safe = jnp.where(depth > 1e-6, depth, 1.0)
-    x = 0.5 * width + focal * cam[:, 0] / safe
-    y = 0.5 * height - focal * cam[:, 1] / safe
-    positions = jnp.stack([x, y], axis=-1)
-    visible = ((depth > 1e-6) & jnp.all(jnp.isfinite(positions), axis=-1)
-               & (x >= 0.0) & (x <= width) & (y >= 0.0) & (y <= height))
-    return positions, visible

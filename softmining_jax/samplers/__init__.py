@@ -1,42 +1,69 @@
-"""Pure-functional samplers: state pytrees and init/sample/loss_weights/update functions."""
+"""Pure-functional samplers: state pytrees and init/sample/loss_weights/update functions.
+
+Mining samplers are chains of small moves over a persistent population
+(:mod:`softmining_jax.samplers.population`, :mod:`softmining_jax.samplers.moves`); new ideas
+start in :mod:`softmining_jax.samplers.contrib`.
+"""
 
 from softmining_jax.samplers.base import Feedback, Sampler, Samples
+from softmining_jax.samplers.densities import (
+    Density,
+    dense_error_density,
+    edge_density,
+    feedback_error_density,
+    uniform_density,
+)
 from softmining_jax.samplers.domain import Domain, ViewCameras
-from softmining_jax.samplers.error_map import ErrorMapState, error_map_sampler
+from softmining_jax.samplers.error_map import error_map_sampler
+from softmining_jax.samplers.moves import langevin, reseed, uniform_restart, view_hop
+from softmining_jax.samplers.official import official_sampler
+from softmining_jax.samplers.population import (
+    Move,
+    MoveInputs,
+    Population,
+    PopulationState,
+    chain,
+    population_sampler,
+)
 from softmining_jax.samplers.priors import sobel_prior
 from softmining_jax.samplers.soft_mining import (
-    HopCloneState,
-    OcclusionHopState,
-    SoftMiningState,
-    ViewHopState,
     hard_mining_sampler,
     importance_sampler,
-    official_sampler,
     soft_mining_sampler,
 )
 from softmining_jax.samplers.uniform import UniformState, sample_uniform, uniform_sampler
 from softmining_jax.samplers.weights import WeightSchedule, official_weight_schedule
 
 __all__ = [
+    "Density",
     "Domain",
-    "ErrorMapState",
     "Feedback",
-    "HopCloneState",
-    "OcclusionHopState",
+    "Move",
+    "MoveInputs",
+    "Population",
+    "PopulationState",
     "Sampler",
     "Samples",
-    "SoftMiningState",
     "UniformState",
     "ViewCameras",
-    "ViewHopState",
     "WeightSchedule",
+    "chain",
+    "dense_error_density",
+    "edge_density",
     "error_map_sampler",
+    "feedback_error_density",
     "hard_mining_sampler",
     "importance_sampler",
+    "langevin",
     "official_sampler",
     "official_weight_schedule",
+    "population_sampler",
+    "reseed",
     "sample_uniform",
     "soft_mining_sampler",
     "sobel_prior",
+    "uniform_density",
+    "uniform_restart",
     "uniform_sampler",
+    "view_hop",
 ]

@@ -58,12 +58,13 @@ SampleFn = Callable[[SamplerState, jax.Array], Samples]
 LossWeightsFn = Callable[[SamplerState, jax.Array], jax.Array]
 UpdateFn = Callable[[SamplerState, Feedback, jax.Array], SamplerState]
 RefreshFn = Callable[[SamplerState, Sequence[jax.Array]], SamplerState]
-GradientDueFn = Callable[[SamplerState], jax.Array]
+DiagnosticsFn = Callable[[SamplerState], dict[str, jax.Array]]
 
 
-def _no_refresh(state: SamplerState, dense_l1: Sequence[jax.Array]) -> SamplerState:
-    del dense_l1
-    return state
+def no_diagnostics(state: SamplerState) -> dict[str, jax.Array]:
+    """The diagnostics of a sampler that reports none."""
+    del state
+    return {}
 
 
 class Sampler(NamedTuple):
@@ -76,17 +77,11 @@ class Sampler(NamedTuple):
         step's ``Q_i`` (callers apply ``stop_gradient``; the functions do too).
       update: ``update(state, feedback, key) -> state``.
       refresh: ``refresh(state, dense_l1) -> state`` where ``dense_l1`` is a sequence with one
-        ``(H_m, W_m)`` per-pixel L1 error image per image of the domain. Identity for samplers that
-        do not use dense error maps.
-      dense_refresh_interval: the train loop computes ``dense_l1`` and calls ``refresh`` every this
-        many steps (0: never).
-      dense_stride: the dense maps are rendered at one pixel per ``dense_stride x dense_stride``
-        block, whose error fills the block (1: every pixel; see ``softmining_jax.tasks.dense``);
-        ``refresh`` still receives full-size maps.
-      position_gradient_due: ``position_gradient_due(state) -> ()`` bool: whether this step's
-        ``update`` reads ``Feedback.error_grads``. On the other steps the train step skips the
-        position gradient (its ``error_grads`` are zeros). None: every step (a sampler that never
-        reads them costs nothing either way: XLA drops the unused gradient).
+        ``(H_m, W_m)`` per-pixel L1 error image per image of the domain; None for a sampler that
+        uses no dense error maps. When to refresh, and at what resolution, is the loop's choice
+        (:class:`softmining_jax.hooks.DenseRefresh`).
+      diagnostics: ``diagnostics(state) -> {name: scalar}`` about the last update (e.g. the mean
+        drift in pixels), logged by the train loop.
       target_rule: the task target rule this sampler assumes (``"pixel_centres"`` or
         ``"continuous"``, see :mod:`softmining_jax.tasks.target_rule`), or None: any. The train
         loop refuses a task with another rule.
@@ -96,8 +91,6 @@ class Sampler(NamedTuple):
     sample: SampleFn
     loss_weights: LossWeightsFn
     update: UpdateFn
-    refresh: RefreshFn = _no_refresh
-    dense_refresh_interval: int = 0
-    dense_stride: int = 1
-    position_gradient_due: GradientDueFn | None = None
+    refresh: RefreshFn | None = None
+    diagnostics: DiagnosticsFn = no_diagnostics
     target_rule: str | None = None

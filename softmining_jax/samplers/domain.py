@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -32,6 +34,35 @@ class ViewCameras:
             raise ValueError(f"ViewCameras.focal must be a positive pixel count, got {self.focal}.")
         object.__setattr__(self, "c2w", c2w)
         object.__setattr__(self, "focal", float(self.focal))
+
+    def project(self, points: jax.Array, views: jax.Array, sizes: Sequence[tuple[int, int]]
+                ) -> tuple[jax.Array, jax.Array]:
+        """Pixel positions of world points in given views (the inverse of casting a ray through
+        a pixel: the camera looks down ``-z``, ``+y`` up; pixel ``(x, y)`` has the camera-space
+        direction ``((x - W/2) / f, -(y - H/2) / f, -1)``).
+
+        Args:
+          points: ``(N, 3)`` world points.
+          views: ``(N,)`` int32 view of each point.
+          sizes: static ``(H, W)`` of every view.
+
+        Returns:
+          ``positions (N, 2)`` continuous pixel coordinates ``(x, y)`` and ``visible (N,)`` bool:
+          the point is finite, in front of the camera and inside ``[0, W] x [0, H]``. Occlusion
+          is not tested.
+        """
+        c2w = jnp.asarray(self.c2w)[views]
+        hw = jnp.asarray(sizes, jnp.float32)[views]
+        height, width = hw[:, 0], hw[:, 1]
+        cam = jnp.einsum("nji,nj->ni", c2w[:, :3, :3], points - c2w[:, :3, 3])  # R^T (p - t)
+        depth = -cam[:, 2]
+        safe = jnp.where(depth > 1e-6, depth, 1.0)
+        x = 0.5 * width + self.focal * cam[:, 0] / safe
+        y = 0.5 * height - self.focal * cam[:, 1] / safe
+        positions = jnp.stack([x, y], axis=-1)
+        visible = ((depth > 1e-6) & jnp.all(jnp.isfinite(positions), axis=-1)
+                   & (x >= 0.0) & (x <= width) & (y >= 0.0) & (y <= height))
+        return positions, visible
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -88,7 +88,7 @@ def uniform_sampler(
 
     def init(key: jax.Array, domain: Domain, num_samples: int) -> UniformState:
         del key
-        _check_num_samples(num_samples)
+        check_num_samples(num_samples)
         return UniformState(step=jnp.zeros((), jnp.int32), sizes=domain.sizes,
                             num_samples=int(num_samples))
 
@@ -106,6 +106,6 @@ def uniform_sampler(
     return Sampler(init=init, sample=sample, loss_weights=loss_weights, update=update)
 
 
-def _check_num_samples(num_samples: int) -> None:
+def check_num_samples(num_samples: int) -> None:
     if int(num_samples) < 1:
         raise ValueError(f"num_samples must be a positive integer, got {num_samples}.")

@@ -39,34 +39,20 @@ class WeightSchedule:
       warmup_steps: ``alpha_t`` ramps linearly from 0 to ``alpha`` over this many steps (0: none).
       warmup_rate: if set, ``alpha_t = min(step * warmup_rate, alpha)`` instead (the official code
         uses ``1/1000``: it reaches ``alpha`` at step ``1000 * alpha``).
-      fade_start, fade_end: if ``fade_end > fade_start``, ``alpha_t`` is also multiplied by a
-        factor falling linearly from 1 at ``fade_start`` to 0 at ``fade_end`` (fades mining out).
       q_floor: ``Q`` is clipped below at this value before the power (colour units).
       clamp_min: weights are clipped below at this value (``None``: no lower clip).
       clamp_std: weights are clipped above at ``mean(w) + clamp_std * std(w)`` over the batch
         (``None``: no upper clip). The official code uses 1.
-      normalize: divide the weights by their batch mean (keeps the loss scale comparable to
-        uniform sampling; off by default since it biases importance sampling).
-      loss_scale, loss_scale_warmup_steps: a control: the weights are finally multiplied by
-        ``loss_scale ** min(step / loss_scale_warmup_steps, 1)``. With ``normalize`` this gives
-        every batch the same mean weight, on the same ramp as ``uniform_sampler``'s control of
-        that name, so a comparison isolates where the samples go from how the loss scale grows.
     """
 
     alpha: float = 0.6
     warmup_steps: int = 1000
     warmup_rate: float | None = None
-    fade_start: int = 0
-    fade_end: int = 0
     q_floor: float = 1e-3
     clamp_min: float | None = None
     clamp_std: float | None = 3.0
-    normalize: bool = False
-    loss_scale: float = 1.0
-    loss_scale_warmup_steps: int = 0
 
     def __post_init__(self):
-        check_loss_scale(self.loss_scale, self.loss_scale_warmup_steps)
         if not self.alpha >= 0.0:
             raise ValueError(f"alpha must be >= 0, got {self.alpha}.")
         if self.warmup_steps < 0:
@@ -85,9 +71,6 @@ class WeightSchedule:
             a = self.alpha * jnp.clip(step / self.warmup_steps, 0.0, 1.0)
         else:
             a = jnp.asarray(self.alpha, jnp.float32)
-        if self.fade_end > self.fade_start:
-            fade = (self.fade_end - step) / (self.fade_end - self.fade_start)
-            a = a * jnp.clip(fade, 0.0, 1.0)
         return a
 
     def __call__(self, l1: jax.Array, step: jax.Array) -> jax.Array:
@@ -108,10 +91,6 @@ class WeightSchedule:
             w = jnp.minimum(w, jnp.mean(w) + self.clamp_std * jnp.std(w))
         if self.clamp_min is not None:
             w = jnp.maximum(w, self.clamp_min)
-        if self.normalize:
-            w = w / jnp.mean(w)
-        if self.loss_scale != 1.0:
-            w = w * loss_scale_at(self.loss_scale, self.loss_scale_warmup_steps, step)
         return jax.lax.stop_gradient(jnp.where(finite, w, 1.0))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 from typing import Any, Protocol
 
 import jax
@@ -50,6 +51,10 @@ class Task(Protocol):
 
     def evaluate(self, params: Params) -> tuple[dict[str, float], dict[str, np.ndarray]]:
         """Held-out metrics (at least ``psnr``) and named pictures for plots."""
+
+    def write_outputs(self, params: Params, workdir: pathlib.Path) -> None:
+        """Write the task's own final outputs into ``workdir`` (e.g. test-view renders); called
+        once at the end of a run by the process that writes files."""
 
     def dense_l1(self, params: Params, stride: int = 1, phase: int = 0) -> list[jax.Array]:
         """Per-pixel L1 error ``(H_m, W_m)`` of every training image (for dense error maps).

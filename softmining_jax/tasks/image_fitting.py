@@ -132,6 +132,10 @@ class ImageFittingTask:
                   "top10_error_share": metrics.top_error_share((pred - target) ** 2, 0.1)}
         return scores, {"reconstruction": pred, "target": target, "error": err}
 
+    def write_outputs(self, params, workdir) -> None:
+        """Nothing beyond the loop's plots and metrics for a single image."""
+        del params, workdir
+
     def dense_l1(self, params, stride: int = 1, phase: int = 0):
         target = np.asarray(self.targets_data.image(0))
         return [jnp.asarray(dense.strided_l1(lambda c: self._render_centres(params, c), target,

@@ -1,0 +1,148 @@
+"""Densities that samples (re)start from, each with its own state.
+
+* :func:`edge_density`: the domain's prior (e.g. Sobel edges), uniform if it has none; fixed.
+* :func:`uniform_density`: uniform over all pixels; fixed.
+* :func:`dense_error_density`: the per-pixel L1 error of the whole image(s), replaced at every
+  dense refresh (:class:`softmining_jax.hooks.DenseRefresh` renders it); until the first refresh
+  the edge prior or uniform.
+* :func:`feedback_error_density`: instant-ngp's error map: a grid of ``cell_size``-pixel cells
+  whose mean L1 error is blended in from the training samples' ``Q`` every step (an exponential
+  moving average; a cell starts at 1, above any L1 error of colours in ``[0, 1]``, so unvisited
+  cells are drawn first), its sampling table rebuilt every ``rebuild_interval`` steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from softmining_jax.samplers import distribution as dist_lib
+from softmining_jax.samplers.base import Feedback, Samples
+from softmining_jax.samplers.domain import Domain
+from softmining_jax.samplers.uniform import uniform_positions
+
+DensityState = Any
+
+
+class Density(NamedTuple):
+    """``init(domain) -> state``; ``draw(state, key, num, image_ids) -> Samples`` (``image_ids``
+    ``(num,)`` or None: the image is drawn too); ``observe(state, feedback, step) -> state`` (the
+    training feedback of a step); ``refresh(state, dense_l1) -> state`` or None."""
+
+    init: Callable[[Domain], DensityState]
+    draw: Callable[[DensityState, jax.Array, int, jax.Array | None], Samples]
+    observe: Callable[[DensityState, Feedback, jax.Array], DensityState] = (
+        lambda state, feedback, step: state)
+    refresh: Callable[[DensityState, Sequence[jax.Array]], DensityState] | None = None
+
+
+def _draw_cells(dist: dist_lib.CellDistribution, key: jax.Array, num: int,
+                image_ids: jax.Array | None) -> Samples:
+    return Samples(*dist_lib.sample(dist, key, num, image_ids))
+
+
+def _edge_cells(domain: Domain) -> dist_lib.CellDistribution:
+    layout = dist_lib.GridLayout(domain.sizes, 1)
+    if domain.priors is None:
+        return dist_lib.uniform(layout)
+    return dist_lib.from_pixel_weights(layout, [jnp.asarray(p) for p in domain.priors])
+
+
+def edge_density() -> Density:
+    """The domain's prior weights per pixel (the tasks give Sobel edges), uniform without one."""
+    return Density(init=_edge_cells, draw=_draw_cells)
+
+
+@struct.dataclass
+class Sizes:
+    """The image sizes a uniform draw needs (static: no arrays to save)."""
+
+    sizes: tuple[tuple[int, int], ...] = struct.field(pytree_node=False)
+
+
+def uniform_density() -> Density:
+    """Uniform over all pixels of all images (images in proportion to their area)."""
+
+    def draw(state: Sizes, key, num, image_ids):
+        return uniform_positions(state.sizes, jax.random.uniform(key, (num, 3)), image_ids)
+
+    return Density(init=lambda domain: Sizes(domain.sizes), draw=draw)
+
+
+def dense_error_density(initial: str = "edge") -> Density:
+    """The per-pixel L1 error of the latest dense refresh; before it ``initial`` (``"edge"``:
+    the domain's prior, ``"uniform"``: uniform, as a map of the untrained field means nothing)."""
+    if initial not in ("edge", "uniform"):
+        raise ValueError(f"initial must be 'edge' or 'uniform', got {initial!r}.")
+
+    def init(domain: Domain) -> dist_lib.CellDistribution:
+        if initial == "edge":
+            return _edge_cells(domain)
+        return dist_lib.uniform(dist_lib.GridLayout(domain.sizes, 1))
+
+    def refresh(dist: dist_lib.CellDistribution, dense_l1) -> dist_lib.CellDistribution:
+        # from_masses counts non-finite or negative errors as 0 (one pixel per cell here).
+        return dist_lib.from_pixel_weights(dist.layout, dense_l1)
+
+    return Density(init=init, draw=_draw_cells, refresh=refresh)
+
+
+@struct.dataclass
+class FeedbackMapState:
+    """Attributes: ``grid`` ``(R, C)`` mean L1 error per cell (0 in the padding), ``visited``
+    ``(R, C)`` cells observed at least once, ``dist`` the table last built from ``grid``."""
+
+    grid: jax.Array
+    visited: jax.Array
+    dist: dist_lib.CellDistribution
+
+
+def feedback_error_density(cell_size: int = 16, ema: float = 0.1,
+                           rebuild_interval: int = 16) -> Density:
+    """instant-ngp's error map, updated from the training samples (see the module docstring).
+
+    Args:
+      cell_size: cell edge in pixels.
+      ema: weight of a new observation in a cell's moving average (the first replaces the 1).
+      rebuild_interval: the sampling table is rebuilt every this many steps.
+    """
+    if int(cell_size) < 1 or int(rebuild_interval) < 1:
+        raise ValueError("cell_size and rebuild_interval must be positive whole numbers.")
+    if not 0.0 < ema <= 1.0:
+        raise ValueError(f"ema must be in (0, 1], got {ema}.")
+
+    def rebuild(layout: dist_lib.GridLayout, grid: jax.Array) -> dist_lib.CellDistribution:
+        return dist_lib.from_masses(layout, grid * jnp.asarray(layout.cell_areas))
+
+    def init(domain: Domain) -> FeedbackMapState:
+        layout = dist_lib.GridLayout(domain.sizes, int(cell_size))
+        grid = (jnp.asarray(layout.cell_areas) > 0).astype(jnp.float32)
+        return FeedbackMapState(grid=grid, visited=jnp.zeros(grid.shape, bool),
+                                dist=dist_lib.uniform(layout))
+
+    def observe(state: FeedbackMapState, feedback: Feedback, step: jax.Array):
+        layout = state.dist.layout
+        q = jnp.asarray(feedback.l1, jnp.float32)
+        ok = jnp.isfinite(q)
+        idx = dist_lib.cell_index(layout, feedback.samples.positions, feedback.samples.image_ids)
+        flat = state.grid.reshape(-1)
+        total = jnp.zeros_like(flat).at[idx].add(jnp.where(ok, jnp.maximum(q, 0.0), 0.0))
+        count = jnp.zeros_like(flat).at[idx].add(ok.astype(jnp.float32))
+        seen = state.visited.reshape(-1)
+        blend = jnp.where(seen, ema, 1.0)  # the first observation replaces the optimistic 1
+        flat = jnp.where(count > 0, (1.0 - blend) * flat + blend * total / jnp.maximum(count, 1.0),
+                         flat)
+        grid = flat.reshape(state.grid.shape)
+        dist = jax.lax.cond((step + 1) % rebuild_interval == 0, lambda g: rebuild(layout, g),
+                            lambda g: state.dist, grid)
+        return FeedbackMapState(grid=grid, visited=(seen | (count > 0)).reshape(grid.shape),
+                                dist=dist)
+
+    def draw(state: FeedbackMapState, key, num, image_ids):
+        return _draw_cells(state.dist, key, num, image_ids)
+
+    return Density(init=init, draw=draw, observe=observe)
