@@ -305,6 +305,8 @@ ALL_SAMPLERS = {
     "error_map_dense": error_map_sampler,
     "error_map_feedback": lambda: error_map_sampler(cell_size=3, source="feedback",
                                                     rebuild_interval=1),
+    "error_map_dense_feedback": lambda: error_map_sampler(source="dense+feedback", cell_size=1,
+                                                          ema=1.0, rebuild_interval=2),
 }
 
 
@@ -482,3 +484,20 @@ def test_soft_mining_error_map_prior_reseeds_where_the_dense_error_is():
     state = sampler.refresh(state, [jnp.asarray(dense)])
     x = np.asarray(_redraw(sampler, state, jax.random.key(2)).positions)[:, 0]
     assert np.all((x >= 15) & (x <= 20))  # every sample restarted inside the high-error band
+
+
+def test_dense_and_feedback_map_is_replaced_by_refreshes_and_kept_fresh_by_samples():
+    size = (6, 8)
+    sampler = error_map_sampler(source="dense+feedback", cell_size=1, ema=1.0,
+                                rebuild_interval=1, uniform_fraction=0.0)
+    state = sampler.init(jax.random.key(0), Domain.from_sizes([size]), 3)
+    dense = np.arange(48, dtype=np.float32).reshape(size) / 48
+    state = sampler.refresh(state, [jnp.asarray(dense)])
+    np.testing.assert_allclose(state.moves[0].density.grid, dense, rtol=1e-6)
+    # Two samples in pixel (1, 2) and one in (5, 0): each pixel takes its latest mean error.
+    smp = Samples(jnp.asarray([[1.2, 2.5], [1.9, 2.1], [5.5, 0.5]]), jnp.zeros(3, jnp.int32))
+    fb = Feedback(smp, jnp.ones(3), jnp.asarray([0.9, 0.5, 0.0]), jnp.zeros((3, 2)))
+    grid = np.asarray(sampler.update(state, fb, jax.random.key(1)).moves[0].density.grid)
+    expected = dense.copy()
+    expected[2, 1], expected[0, 5] = 0.7, 0.0
+    np.testing.assert_allclose(grid, expected, rtol=1e-6)

@@ -8,7 +8,8 @@
 * :func:`feedback_error_density`: instant-ngp's error map: a grid of ``cell_size``-pixel cells
   whose mean L1 error is blended in from the training samples' ``Q`` every step (an exponential
   moving average; a cell starts at 1, above any L1 error of colours in ``[0, 1]``, so unvisited
-  cells are drawn first), its sampling table rebuilt every ``rebuild_interval`` steps.
+  cells are drawn first), its sampling table rebuilt every ``rebuild_interval`` steps; with
+  ``refreshable`` a dense refresh also replaces the whole map.
 """
 
 from __future__ import annotations
@@ -101,14 +102,33 @@ class FeedbackMapState:
     dist: dist_lib.CellDistribution
 
 
-def feedback_error_density(cell_size: int = 16, ema: float = 0.1,
-                           rebuild_interval: int = 16) -> Density:
+def _batch_means(idx: jax.Array, values: jax.Array, ok: jax.Array):
+    """For samples falling in cells ``idx`` ``(N,)``: the sorting order, the sorted cells, the
+    mean of the ``ok`` values of the samples sharing each sample's cell and their count (all in
+    sorted order). ``O(N log N)``, independent of the number of cells."""
+    order = jnp.argsort(idx)
+    cells = idx[order]
+    first = jnp.concatenate([jnp.ones((1,), bool), cells[1:] != cells[:-1]])
+    segment = jnp.cumsum(first) - 1
+    n = idx.shape[0]
+    total = jnp.zeros((n,), jnp.float32).at[segment].add(jnp.where(ok, values, 0.0)[order])
+    count = jnp.zeros((n,), jnp.float32).at[segment].add(ok[order].astype(jnp.float32))
+    return cells, total[segment] / jnp.maximum(count[segment], 1.0), count[segment]
+
+
+def feedback_error_density(cell_size: int = 16, ema: float = 0.1, rebuild_interval: int = 16,
+                           refreshable: bool = False) -> Density:
     """instant-ngp's error map, updated from the training samples (see the module docstring).
 
     Args:
       cell_size: cell edge in pixels.
-      ema: weight of a new observation in a cell's moving average (the first replaces the 1).
-      rebuild_interval: the sampling table is rebuilt every this many steps.
+      ema: weight of a new observation in a cell's moving average (the first replaces the 1;
+        1: a cell holds its latest observation).
+      rebuild_interval: the sampling table is rebuilt every this many steps (an update itself
+        costs ``O(N log N)`` for ``N`` samples, whatever the number of cells).
+      refreshable: a dense refresh also replaces the whole map by the per-pixel L1 error of a
+        full render (pooled to cells), which the training samples then keep fresh between
+        refreshes.
     """
     if int(cell_size) < 1 or int(rebuild_interval) < 1:
         raise ValueError("cell_size and rebuild_interval must be positive whole numbers.")
@@ -129,20 +149,26 @@ def feedback_error_density(cell_size: int = 16, ema: float = 0.1,
         q = jnp.asarray(feedback.l1, jnp.float32)
         ok = jnp.isfinite(q)
         idx = dist_lib.cell_index(layout, feedback.samples.positions, feedback.samples.image_ids)
-        flat = state.grid.reshape(-1)
-        total = jnp.zeros_like(flat).at[idx].add(jnp.where(ok, jnp.maximum(q, 0.0), 0.0))
-        count = jnp.zeros_like(flat).at[idx].add(ok.astype(jnp.float32))
-        seen = state.visited.reshape(-1)
-        blend = jnp.where(seen, ema, 1.0)  # the first observation replaces the optimistic 1
-        flat = jnp.where(count > 0, (1.0 - blend) * flat + blend * total / jnp.maximum(count, 1.0),
-                         flat)
-        grid = flat.reshape(state.grid.shape)
+        cells, mean, count = _batch_means(idx, jnp.maximum(q, 0.0), ok)
+        flat, seen = state.grid.reshape(-1), state.visited.reshape(-1)
+        old, was_seen = flat[cells], seen[cells]
+        blend = jnp.where(was_seen, ema, 1.0)  # the first observation replaces the optimistic 1
+        new = jnp.where(count > 0, (1.0 - blend) * old + blend * mean, old)
+        grid = flat.at[cells].set(new).reshape(state.grid.shape)  # duplicates write one value
+        visited = seen.at[cells].set(was_seen | (count > 0)).reshape(state.grid.shape)
         dist = jax.lax.cond((step + 1) % rebuild_interval == 0, lambda g: rebuild(layout, g),
                             lambda g: state.dist, grid)
-        return FeedbackMapState(grid=grid, visited=(seen | (count > 0)).reshape(grid.shape),
-                                dist=dist)
+        return FeedbackMapState(grid=grid, visited=visited, dist=dist)
 
     def draw(state: FeedbackMapState, key, num, image_ids):
         return _draw_cells(state.dist, key, num, image_ids)
 
-    return Density(init=init, draw=draw, observe=observe)
+    def refresh(state: FeedbackMapState, dense_l1) -> FeedbackMapState:
+        layout = state.dist.layout
+        maps = [jnp.where(jnp.isfinite(e), jnp.maximum(e, 0.0), 0.0) for e in dense_l1]
+        grid = layout.pool(maps) / jnp.maximum(jnp.asarray(layout.cell_areas), 1.0)
+        return FeedbackMapState(grid=grid, visited=jnp.ones_like(state.visited),
+                                dist=rebuild(layout, grid))
+
+    return Density(init=init, draw=draw, observe=observe,
+                   refresh=refresh if refreshable else None)

@@ -8,7 +8,10 @@ every batch is uniform so no region is ever starved), with soft-mining loss weig
   every dense refresh (:class:`softmining_jax.hooks.DenseRefresh`; uniform until the first: a map
   of the untrained field means nothing), the paper's exact "multinomial" reference; or
 * ``source="feedback"``: instant-ngp's grid of ``cell_size``-pixel cells updated from the
-  training samples' errors (an exponential moving average), cheap but stale.
+  training samples' errors (an exponential moving average), cheap but stale; or
+* ``source="dense+feedback"``: both: every dense refresh replaces the map, and between refreshes
+  each training sample writes its error into its cell (``ema`` 1: the latest observation), so
+  the pixels being trained, whose error changes fastest, stay fresh while refreshes are rare.
 
 With ``alpha = 1`` and ``uniform_fraction = 0`` the weighted loss is an importance-sampling
 estimate of the uniform mean.
@@ -34,7 +37,7 @@ def error_map_sampler(
     """Multinomial sampling proportional to an error map.
 
     Args:
-      source: ``"dense"`` or ``"feedback"`` (see the module docstring).
+      source: ``"dense"``, ``"feedback"`` or ``"dense+feedback"`` (see the module docstring).
       uniform_fraction: share of each batch drawn uniformly.
       cell_size, ema, rebuild_interval: the feedback map's cell edge in pixels, the weight of a
         new observation in a cell's moving average, and the steps between rebuilds of its
@@ -45,7 +48,10 @@ def error_map_sampler(
         density = dense_error_density(initial="uniform")
     elif source == "feedback":
         density = feedback_error_density(cell_size, ema, rebuild_interval)
+    elif source == "dense+feedback":
+        density = feedback_error_density(cell_size, ema, rebuild_interval, refreshable=True)
     else:
-        raise ValueError(f"source must be 'dense' or 'feedback', got {source!r}.")
+        raise ValueError("error_map_sampler.source must be 'dense', 'feedback' or "
+                         f"'dense+feedback', got {source!r}.")
     move = chain(reseed(1.0, density), uniform_restart(uniform_fraction))
     return population_sampler(move, weights if weights is not None else WeightSchedule())
