@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import pathlib
+import shutil
 from collections.abc import Callable
 from typing import Any
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
 log = logging.getLogger(__name__)
@@ -32,20 +35,80 @@ def _data_to_keys(tree: Any, template: Any) -> Any:
     )
 
 
+class StructureMismatch(ValueError):
+    """The checkpoint holds a state of another structure (another sampler or task config)."""
+
+
+def structure_fingerprint(state: Any) -> str:
+    """A hash of the state's tree structure, shapes and dtypes (not its values)."""
+    leaves, treedef = jax.tree_util.tree_flatten(_keys_to_data(state))
+    text = str(treedef) + "".join(f"{np.shape(x)}{getattr(x, 'dtype', type(x))}" for x in leaves)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def state_checksum(state: Any) -> str | None:
+    """SHA-256 of every array of ``state`` (shapes, dtypes and bytes), or None when some array
+    is not fully on this process (a multi-host state: its bytes are not all here)."""
+    digest = hashlib.sha256()
+    for leaf in jax.tree_util.tree_leaves(_keys_to_data(state)):
+        if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
+            return None
+        array = np.asarray(jax.device_get(leaf))
+        digest.update(f"{array.shape}{array.dtype}".encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def _non_finite(state: Any) -> bool:
+    """Whether any floating-point array of ``state`` holds NaN or inf."""
+    for leaf in jax.tree_util.tree_leaves(_keys_to_data(state)):
+        array = np.asarray(jax.device_get(leaf)) if isinstance(leaf, jax.Array) else leaf
+        if np.issubdtype(np.asarray(array).dtype, np.floating) and not np.all(np.isfinite(array)):
+            return True
+    return False
+
+
+def _complete(folder: pathlib.Path) -> bool:
+    """Whether a step folder holds a whole checkpoint (Orbax's metadata and both items)."""
+    return ((folder / "_CHECKPOINT_METADATA").is_file() and (folder / "state").is_dir()
+            and (folder / "meta").is_dir())
+
+
+def remove_interrupted_deletions(directory: pathlib.Path) -> list[int]:
+    """Remove step folders that are incomplete while a newer complete one exists: the rest of an
+    old checkpoint whose deletion (``max_to_keep``) was interrupted. Returns their steps."""
+    if not directory.is_dir():
+        return []
+    steps = sorted(int(p.name) for p in directory.iterdir() if p.is_dir() and p.name.isdigit())
+    complete = [s for s in steps if _complete(directory / str(s))]
+    removed = [s for s in steps if complete and s < complete[-1] and s not in complete]
+    for step in removed:
+        shutil.rmtree(directory / str(step), ignore_errors=True)
+        log.info("Removed %s: the rest of an interrupted deletion of an old checkpoint.",
+                 directory / str(step))
+    return removed
+
+
 class Checkpointer:
     """Saves and restores a training-state pytree plus a JSON metadata dict.
 
     Saves are synchronous and atomic (Orbax writes to a temporary folder and renames it), so a crash
-    mid-save leaves the previous checkpoint loadable. Restore falls back to older checkpoints if
-    the newest cannot be read, with a warning.
+    mid-save leaves the previous checkpoint loadable. Each checkpoint's metadata holds a SHA-256
+    of the saved arrays and a fingerprint of the state's structure; restore verifies both and
+    refuses non-finite values, and falls back to older checkpoints (with a warning) if the
+    newest cannot be read.
 
     Args:
       directory: the checkpoint folder (created).
-      max_to_keep: number of checkpoints kept.
+      max_to_keep: number of checkpoints kept (at least 1).
     """
 
     def __init__(self, directory: str | pathlib.Path, max_to_keep: int = 3):
+        if isinstance(max_to_keep, bool) or int(max_to_keep) != max_to_keep or max_to_keep < 1:
+            raise ValueError(f"max_checkpoints must be a whole number >= 1 (the run must keep "
+                             f"its latest checkpoint), got {max_to_keep!r}.")
         self.directory = pathlib.Path(directory).absolute()
+        remove_interrupted_deletions(self.directory)
         self.manager = ocp.CheckpointManager(
             self.directory,
             options=ocp.CheckpointManagerOptions(
@@ -57,7 +120,10 @@ class Checkpointer:
 
     def save(self, step: int, state: Any, meta: dict[str, Any]) -> None:
         """Save ``state`` (any pytree; typed PRNG keys allowed) at ``step``."""
-        meta = {**meta, "format": CHECKPOINT_FORMAT}
+        if _non_finite(state):
+            raise FloatingPointError(f"refusing to checkpoint a non-finite state at step {step}.")
+        meta = {**meta, "format": CHECKPOINT_FORMAT, "checksum": state_checksum(state),
+                "structure": structure_fingerprint(state)}
         self.manager.save(
             int(step),
             args=ocp.args.Composite(
@@ -85,10 +151,15 @@ class Checkpointer:
     def restore_latest(self, template: Any) -> tuple[Any, dict[str, Any]] | None:
         """Restore the newest readable checkpoint into the structure of ``template``.
 
+        A checkpoint is unreadable when Orbax cannot read it, its arrays do not match the
+        checksum saved with them, or they hold NaN or inf. Unreadable checkpoints newer than the
+        one restored are moved aside (``checkpoints_unreadable_<step>``).
+
         Returns ``(state, meta)``, or None if there is no checkpoint.
 
         Raises:
-          RuntimeError: checkpoints exist but none can be read.
+          RuntimeError: checkpoints exist but none can be read (all are moved aside; the message
+            says where, and that running again starts afresh).
         """
         steps = self.steps()
         abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, _keys_to_data(template))
@@ -101,22 +172,35 @@ class Checkpointer:
                         state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()
                     ),
                 )
+                self._verify(restored.state, dict(restored.meta))
             except Exception as e:  # noqa: BLE001 - any failure means: try the previous one
+                reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else repr(e)
                 log.warning("Checkpoint at step %d in %s is unreadable (%s); trying an older one.",
-                            step, self.directory, e)
-                errors.append(f"step {step}: {e}")
+                            step, self.directory, reason)
+                errors.append(f"step {step}: {reason}")
                 continue
             self._quarantine([s for s in steps if s > step])
             return _data_to_keys(restored.state, template), dict(restored.meta)
         if steps:
+            moved = self._quarantine(steps)
             raise RuntimeError(
-                f"No readable checkpoint in {self.directory}: " + "; ".join(errors)
-            )
+                f"No readable checkpoint in {self.directory} (tried {'; '.join(errors)}). They "
+                f"were moved to {', '.join(str(m) for m in moved)}; run the same command again "
+                "to start afresh, or use a new --workdir.")
         return None
 
-    def _quarantine(self, steps: list[int]) -> None:
+    @staticmethod
+    def _verify(state: Any, meta: dict[str, Any]) -> None:
+        checksum = meta.get("checksum")
+        if checksum is not None and state_checksum(state) != checksum:
+            raise ValueError("its arrays do not match the checksum saved with them (corrupt)")
+        if _non_finite(state):
+            raise ValueError("it holds non-finite values")
+
+    def _quarantine(self, steps: list[int]) -> list[pathlib.Path]:
         """Move unreadable checkpoints aside (kept for inspection) so training can overwrite
-        their steps."""
+        their steps; returns where they went."""
+        moved = []
         for step in steps:
             src = self.directory / str(step)
             if src.exists():
@@ -126,9 +210,11 @@ class Checkpointer:
                     n += 1
                     dst = self.directory.parent / f"{self.directory.name}_unreadable_{step}_{n}"
                 src.rename(dst)
+                moved.append(dst)
                 log.warning("Moved unreadable checkpoint %s to %s.", src, dst)
         if steps:
             self.manager.reload()
+        return moved
 
     def close(self) -> None:
         self.manager.close()
@@ -167,8 +253,14 @@ def restore_run(
             "--workdir, or continue this run with the version that wrote it.")
     saved_layout = {k: saved.get(k, v) for k, v in layout.items()} if saved else layout
     if saved_layout == layout:
-        return checkpointer.restore_latest(place(fresh(layout["num_devices"],
-                                                       layout["layout"] == "stacked")))
+        template = fresh(layout["num_devices"], layout["layout"] == "stacked")
+        if saved is not None and saved.get("structure", structure_fingerprint(template)) != (
+                structure_fingerprint(template)):
+            raise StructureMismatch(
+                f"The checkpoints in {checkpointer.directory} hold a training state of another "
+                "structure: this workdir was trained with a different sampler or task config. "
+                "Use a new --workdir (or the config it was trained with).")
+        return checkpointer.restore_latest(place(template))
     if on_device_change == "error":
         raise ValueError(
             f"The checkpoint in {checkpointer.directory.parent} was written with "

@@ -1,4 +1,6 @@
-"""Command line: ``softmining-train --gin_configs=... --gin_bindings=... --workdir=...``.
+"""Train a neural field with soft mining (or another sampler), configured with gin.
+
+Usage: softmining-train --gin_configs=... --gin_bindings=... --workdir=...
 
 With no ``--gin_configs`` it runs the built-in default: fitting a bundled 512-px public-domain
 image of Pluto with soft mining (a couple of minutes on 2 CPU cores).
@@ -8,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import logging
 import os
 import pathlib
+import re
 import sys
 from collections.abc import Sequence
 
@@ -31,7 +35,10 @@ DEFAULT_BINDINGS = (
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="softmining-train", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="softmining-train", description=__doc__.split("\n")[0],
+        epilog="Your own gin configurables: put their module on PYTHONPATH and name it with "
+               "--import (or import it in a config with 'import my_module').")
     parser.add_argument("--gin_configs", action="append", default=[],
                         help="gin config file (repeatable); default: the built-in Pluto run")
     parser.add_argument("--gin_bindings", action="append", default=[],
@@ -39,6 +46,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workdir", default="runs/default",
                         help="output folder; running again with the same folder resumes")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--import", dest="imports", action="append", default=[],
+                        metavar="MODULE", help="import MODULE first (it registers your gin "
+                        "configurables); repeatable")
     group = parser.add_argument_group(
         "multi-host", "join a multi-process run (jax.distributed); also read from the environment "
         "variables SOFTMINING_COORDINATOR / _NUM_PROCESSES / _PROCESS_ID")
@@ -86,9 +96,23 @@ def _working_directory(path: pathlib.Path):
         os.chdir(previous)
 
 
+def _one_line(error: BaseException) -> str:
+    """An exception as the message a user needs: gin's 'In call to configurable ...' trailer
+    becomes a prefix naming the configurable."""
+    text = str(error).strip() or type(error).__name__
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    where = [line for line in lines if line.startswith("In call to configurable")]
+    body = [line for line in lines if not line.startswith("In call to configurable")]
+    message = " ".join(body)
+    if where and "'" in where[-1] and not re.match(r"[\w.]+\.\w+ ", message):
+        message = where[-1].split("'")[1] + ": " + message  # name the configurable
+    return message
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    # force: importing orbax installs a root handler, which would swallow INFO messages.
+    logging.basicConfig(level=logging.INFO, format="%(message)s", force=True)
     for noisy in ("absl", "orbax", "jax"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if (args.distributed or args.coordinator_address or args.num_processes is not None
@@ -96,17 +120,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         from softmining_jax.parallel import initialize_distributed
 
         initialize_distributed(args.coordinator_address, args.num_processes, args.process_id)
-    parse_gin(args.gin_configs, args.gin_bindings)
-    train_fn = gin.get_configurable("train_and_evaluate")
+    for module in args.imports:
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            print(f"error: --import {module}: {e} (is its folder on PYTHONPATH?)",
+                  file=sys.stderr)
+            return 2
     try:
+        parse_gin(args.gin_configs, args.gin_bindings)
+    except SystemExit as e:  # a bad config: one message, the usage-error exit code
+        print(e, file=sys.stderr)
+        return 2
+    try:
+        train_fn = gin.get_configurable("train_and_evaluate")
         record = train_fn(workdir=args.workdir, progress=not args.quiet,
-                          operative_config=gin.config_str())
-    except (FileNotFoundError, PermissionError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+                          operative_config=gin.operative_config_str)
+    except (FileNotFoundError, PermissionError, ValueError, TypeError, RuntimeError,
+            ImportError, FloatingPointError) as e:
+        print(f"error: {_one_line(e)}", file=sys.stderr)
         return 2
     psnr = record.get("eval_psnr", float("nan"))
-    print(f"final eval PSNR {psnr:.2f} dB after {record.get('step', 0)} steps; "
-          f"outputs in {args.workdir}")
+    if "test_psnr" in record:  # NeRF: the periodic evaluation uses a few views; say which
+        print(f"final test PSNR {record['test_psnr']:.2f} dB over all "
+              f"{int(record['test_views'])} test views (periodic evaluation on fewer views: "
+              f"{psnr:.2f} dB) after {record.get('step', 0)} steps; outputs in {args.workdir}")
+    else:
+        print(f"final eval PSNR {psnr:.2f} dB after {record.get('step', 0)} steps; "
+              f"outputs in {args.workdir}")
     return 0
 
 

@@ -54,6 +54,10 @@ def image_fitting_task(
 
     A relative ``path`` is resolved against the working directory first, then the bundled assets.
     """
+    if max_side is not None and (isinstance(max_side, bool) or not isinstance(max_side, int)
+                                 or max_side < 2):
+        raise ValueError(f"image_fitting_task.max_side must be a whole number of pixels >= 2 "
+                         f"(or None: full size), got {max_side!r}.")
     if path is None:
         resolved = bundled_path(DEFAULT_IMAGE)
     else:
@@ -63,7 +67,11 @@ def image_fitting_task(
                 resolved = bundled_path(str(path))
             except FileNotFoundError:
                 pass
-    image = load_image(resolved, max_side=max_side, allow_large=allow_large)
+    image = gin.get_configurable("load_image")(resolved, max_side=max_side,
+                                               allow_large=allow_large)
+    if min(image.shape[:2]) < 2:
+        raise ValueError(f"{resolved}: the image is {image.shape[1]}x{image.shape[0]} pixels; "
+                         "image fitting needs at least 2x2.")
     field = field or gin.get_configurable("ImageField")
     return ImageFittingTask(image, field=field, edge_prior=edge_prior, eval_chunk=eval_chunk,
                             name=pathlib.Path(resolved).stem, edge_power=edge_power,
@@ -136,6 +144,7 @@ def train_and_evaluate(*args, num_steps: int = 2000, optimizer=None, dense_refre
     """:func:`softmining_jax.train.train_and_evaluate` whose defaults are the gin-configured
     ones: the optimizer is ``adam`` with its bindings (its schedule spans ``num_steps`` unless
     ``adam.num_steps`` is bound), the dense refresh is ``DenseRefresh`` with its bindings."""
+    num_steps = train.whole_number("num_steps", num_steps, 0)
     if optimizer is None:
         make_adam = gin.get_configurable("adam")
         optimizer = make_adam() if _bound("adam.num_steps") else make_adam(

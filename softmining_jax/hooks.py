@@ -156,6 +156,8 @@ class Evaluate:
         record.update({f"eval_{k}": v for k, v in scores.items()})
         run.log.write(record)
         run.last = {**run.record, **record} if run.record.get("step") == step else record
+        if run.lead:
+            run.log.images(step, pictures)
         if not self.plots:
             return
         pooled = "samples_pooled_background" in pictures
@@ -176,6 +178,7 @@ class SaveCheckpoint:
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __call__(self, run: Run, step: int) -> None:
+        run.log.flush()  # every row up to a checkpoint is on disk before the checkpoint is
         self.checkpointer.save(step, run.state, {
             "elapsed_s": run.elapsed(), "train_s": run.record.get("train_s", 0.0), "step": step,
             **self.meta})

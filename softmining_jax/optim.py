@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import optax
 
 SCHEDULES = ("exponential", "cosine", "constant")
@@ -26,6 +28,14 @@ def adam(
       final_lr_factor: the rate at ``num_steps`` over the initial rate.
       b1, b2, eps: Adam's moment decays and denominator floor.
     """
+    for name, value in (("learning_rate", learning_rate), ("final_lr_factor", final_lr_factor),
+                        ("eps", eps)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+            raise ValueError(f"adam.{name} must be a finite number >= 0, got {value!r}.")
+    if not learning_rate > 0:
+        raise ValueError(f"adam.learning_rate must be > 0, got {learning_rate!r}.")
+    if isinstance(num_steps, bool) or int(num_steps) != num_steps or num_steps < 1:
+        raise ValueError(f"adam.num_steps must be a whole number >= 1, got {num_steps!r}.")
     if schedule == "exponential":
         lr = optax.exponential_decay(learning_rate, num_steps, final_lr_factor)
     elif schedule == "cosine":

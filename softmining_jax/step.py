@@ -47,6 +47,16 @@ class TrainState:
     first_nonfinite_step: jax.Array
 
 
+def all_finite(tree: Any) -> jax.Array:
+    """Scalar bool: every entry of ``tree`` (gradients, parameters) is finite, read off one sum
+    per leaf (NaN and inf propagate through a sum; an ``isfinite`` over every entry is a separate
+    pass over the table gradient that costs more than Adam's update of it on the CPU,
+    ``experiments/bench_step.py``). Entries whose float32 sum overflows (beyond 3e38) also count
+    as non-finite."""
+    total = sum(jnp.sum(g, dtype=jnp.float32) for g in jax.tree_util.tree_leaves(tree))
+    return jnp.isfinite(total)
+
+
 def init_train_state(
     task: Task, sampler: Sampler, optimizer: optax.GradientTransformation, batch_size: int,
     seed: int,
@@ -114,9 +124,7 @@ def make_train_step(
         n = err.shape[0]
         error_grads = g_pos * (n / jnp.maximum(w, _TINY))[:, None]
         g_params, loss = mean_over_devices((g_params, loss))
-        finite = jnp.isfinite(loss) & jnp.all(
-            jnp.asarray([jnp.all(jnp.isfinite(g)) for g in jax.tree_util.tree_leaves(g_params)])
-        )
+        finite = jnp.isfinite(loss) & all_finite(g_params)
 
         def apply(operand):
             params, opt_state = operand

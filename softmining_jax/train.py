@@ -6,25 +6,27 @@ evaluate and plot, checkpoint. ``train_and_evaluate`` is the whole run; the CLI
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import math
 import os
 import pathlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
+import numpy as np
 import optax
 
 from softmining_jax import parallel as par
-from softmining_jax.checkpoint import Checkpointer, restore_run
+from softmining_jax.checkpoint import Checkpointer, StructureMismatch, restore_run
 from softmining_jax.hooks import DenseRefresh, Evaluate, Hook, LogMetrics, Run, SaveCheckpoint
 from softmining_jax.optim import adam
-from softmining_jax.run_log import MetricsLog
+from softmining_jax.run_log import MetricsLog, write_atomically
 from softmining_jax.samplers import Sampler, soft_mining_sampler
-from softmining_jax.step import TrainState, init_train_state, make_train_step
+from softmining_jax.step import TrainState, all_finite, init_train_state, make_train_step
 from softmining_jax.tasks import target_rule
 from softmining_jax.tasks.base import Task
 
@@ -37,18 +39,23 @@ class NonFiniteError(FloatingPointError):
     """A training step produced a non-finite loss or gradient."""
 
 
-def _check_args(batch_size, num_steps, on_nonfinite, on_device_change, intervals) -> None:
+def whole_number(name: str, value: Any, minimum: int) -> int:
+    """``value`` as an int, or a ``ValueError`` naming ``train_and_evaluate.<name>``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"train_and_evaluate.{name} must be a whole number >= {minimum}, got "
+                         f"{value!r}.")
+    return int(value)
+
+
+def _check_args(values: dict[str, Any], on_nonfinite: str, on_device_change: str) -> None:
     if on_device_change not in ("error", "reset_sampler"):
         raise ValueError(f"on_device_change must be 'error' or 'reset_sampler', got "
                          f"{on_device_change!r}.")
     if on_nonfinite not in ("stop", "skip"):
         raise ValueError(f"on_nonfinite must be 'stop' or 'skip', got {on_nonfinite!r}.")
-    if int(batch_size) < 1 or int(num_steps) < 0:
-        raise ValueError(f"batch_size must be >= 1 and num_steps >= 0 (got {batch_size}, "
-                         f"{num_steps}).")
-    for name, value in intervals.items():
-        if int(value) < 1:
-            raise ValueError(f"{name} must be a positive number of steps, got {value}.")
+    minimum = {"seed": 0, "num_steps": 0, "max_checkpoints": 1}
+    for name, value in values.items():
+        whole_number(name, value, minimum.get(name, 1))
 
 
 def _writable(workdir: pathlib.Path) -> pathlib.Path:
@@ -79,7 +86,7 @@ def train_and_evaluate(
     progress: bool = True,
     tensorboard: bool = True,
     on_nonfinite: str = "stop",
-    operative_config: str | None = None,
+    operative_config: str | Callable[[], str] | None = None,
     parallel: str = "none",
     num_devices: int | None = None,
     on_device_change: str = "error",
@@ -105,7 +112,9 @@ def train_and_evaluate(
       plots, progress, tensorboard: write plots, show a progress bar, write TensorBoard events.
       on_nonfinite: ``"stop"`` (raise :class:`NonFiniteError` naming the step; the checkpoint of
         that interval is not written) or ``"skip"`` (skip such steps and carry on).
-      operative_config: text saved as ``config.gin``.
+      operative_config: the run's configuration (text, or a function returning it once the
+        objects are built, e.g. ``gin.operative_config_str``), saved as ``config.gin`` when a
+        run starts; a later start with another configuration adds ``config.1.gin``, ...
       parallel: ``"none"`` (one device, plain ``jit``), ``"pmap"`` or ``"shard_map"`` (data
         parallel over ``num_devices`` devices, default all; ``batch_size`` is global and must
         divide evenly). See :mod:`softmining_jax.parallel`.
@@ -120,16 +129,16 @@ def train_and_evaluate(
       The final metrics record (with ``eval_psnr``).
     """
     par.check_mode(parallel)
-    _check_args(batch_size, num_steps, on_nonfinite, on_device_change,
-                {"log_every": log_every, "eval_every": eval_every,
-                 "checkpoint_every": checkpoint_every})
+    _check_args({"seed": seed, "num_steps": num_steps, "batch_size": batch_size,
+                 "log_every": log_every, "eval_every": eval_every,
+                 "checkpoint_every": checkpoint_every, "max_checkpoints": max_checkpoints},
+                on_nonfinite, on_device_change)
     workdir = _writable(pathlib.Path(workdir))
     sampler = sampler if sampler is not None else soft_mining_sampler()
     target_rule.check_sampler_rule(task, sampler)
     optimizer = optimizer if optimizer is not None else adam(num_steps=max(num_steps, 1))
     dense_refresh = dense_refresh if dense_refresh is not None else DenseRefresh()
-    if operative_config is not None:
-        (workdir / "config.gin").write_text(operative_config)
+    config = operative_config() if callable(operative_config) else operative_config
 
     stacked = parallel != "none"
     ndev = par.resolve_num_devices(num_devices) if stacked else 1
@@ -147,11 +156,15 @@ def train_and_evaluate(
     else:
         step_fn = jax.jit(make_train_step(task, sampler, optimizer), donate_argnums=0)
     refresh = dense_refresh.bind(task, sampler, ndev if stacked else None)
+    params_finite = jax.jit(all_finite)
 
     layout = {"layout": "stacked" if stacked else "single", "num_devices": ndev}
     ckpt = Checkpointer(workdir / "checkpoints", max_to_keep=max_checkpoints)
     try:
         restored = restore_run(ckpt, layout, fresh, on_device_change, place)
+    except StructureMismatch as e:
+        ckpt.close()
+        raise StructureMismatch(f"{e}{_config_diff(workdir, config)}") from None
     except BaseException:
         ckpt.close()
         raise
@@ -164,6 +177,13 @@ def train_and_evaluate(
         log.info("Resumed from step %d in %s", int(state.step), workdir)
     first_step = int(state.step)
     lead = jax.process_index() == 0
+    finished = workdir / "final_metrics.json"
+    if restored is not None and first_step >= num_steps and finished.is_file():
+        ckpt.close()  # a finished run: rerunning it changes nothing
+        log.info("The run in %s is already finished (step %d).", workdir, first_step)
+        return json.loads(finished.read_text())
+    if config is not None and lead:
+        _save_config(workdir, config)
     run = Run(workdir=workdir, task=task, sampler=sampler, state=state, num_steps=num_steps,
               log=MetricsLog(workdir, first_step if restored is not None else None, tensorboard,
                              enabled=lead),
@@ -193,6 +213,11 @@ def train_and_evaluate(
             step_metrics = jax.device_get(step_metrics)
             train_s += time.perf_counter() - tick
             bad = int(run.state.nonfinite_steps)
+            if not bool(params_finite(run.state.params)):
+                raise NonFiniteError(
+                    f"The parameters became non-finite by step {done} although the step skips "
+                    "non-finite gradients (is adam.learning_rate too large?); stopping without "
+                    "checkpointing.")
             if bad and on_nonfinite == "stop":
                 raise NonFiniteError(
                     f"Non-finite loss or gradient at step {int(run.state.first_nonfinite_step)} "
@@ -214,16 +239,51 @@ def train_and_evaluate(
     return _finish(run)
 
 
+def _config_files(workdir: pathlib.Path) -> list[pathlib.Path]:
+    """``config.gin``, ``config.1.gin``, ... of a workdir, oldest first."""
+    files = [p for p in workdir.glob("config*.gin")
+             if p.name == "config.gin" or p.name[7:-4].isdigit()]
+    return sorted(files, key=lambda p: 0 if p.name == "config.gin" else int(p.name[7:-4]))
+
+
+def _save_config(workdir: pathlib.Path, config: str) -> None:
+    """Save ``config`` as ``config.gin``, or as the next ``config.N.gin`` when it differs from
+    the latest one kept (earlier ones are never overwritten)."""
+    files = _config_files(workdir)
+    if files and files[-1].read_text() == config:
+        return
+    name = "config.gin" if not files else f"config.{len(files)}.gin"
+    (workdir / name).write_text(config)
+
+
+def _config_diff(workdir: pathlib.Path, config: str | None) -> str:
+    """The lines that differ between the latest saved config and ``config`` (for errors)."""
+    files = _config_files(workdir)
+    if config is None or not files:
+        return ""
+    lines = [line for line in difflib.unified_diff(
+        files[-1].read_text().splitlines(), config.splitlines(), lineterm="", n=0)
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    if not lines:
+        return ""
+    return (f" Its config ({files[-1].name}, -) against this run's (+):\n  "
+            + "\n  ".join(lines[:40]))
+
+
 def _finish(run: Run) -> dict[str, Any]:
     """Write the final outputs (``final_metrics.json``, the task's own) and return the last
-    evaluation record."""
+    record: every metric logged at the last step (training and evaluation)."""
     last = run.last
-    if "eval_psnr" not in last:
-        evals = [r for r in run.log.records if "eval_psnr" in r]
-        last = evals[-1] if evals else last
+    if "eval_psnr" not in last and run.log.records:  # nothing ran: e.g. killed after the save
+        final = max(r["step"] for r in run.log.records)
+        last = {}
+        for record in run.log.records:
+            if record["step"] == final:
+                last.update(record)
     if run.lead:
-        run.task.write_outputs(par.local_copy(run.state.params), run.workdir)
-        (run.workdir / "final_metrics.json").write_text(json.dumps(last, indent=2))
+        last = {**last, **(run.task.write_outputs(par.local_copy(run.state.params),
+                                                  run.workdir) or {})}
+        write_atomically(run.workdir / "final_metrics.json", json.dumps(last, indent=2))
     if math.isfinite(last.get("eval_psnr", math.nan)):
         log.info("final eval PSNR %.2f dB", last["eval_psnr"])
     return last

@@ -115,6 +115,10 @@ def test_view_hopping_trains_on_a_scene(sphere_scene, tmp_path):
                              checkpoint_every=60, optimizer=adam(learning_rate=1e-2, num_steps=60),
                              progress=False, tensorboard=False, plots=False)
     assert np.isfinite(out["eval_psnr"])
+    # One final number over every test view, the same as eval/metrics.json's mean.
+    summary = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert out["test_psnr"] == summary["psnr_mean"]
+    assert out["test_views"] == len(summary["per_view"]) == len(sphere_scene.test_images)
     logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     hops = [r["view_hops"] for r in logged if "view_hops" in r]
     assert hops and all(0.0 <= h <= 0.6 for h in hops) and hops[-1] > 0.0

@@ -13,10 +13,20 @@ _MODES_8BIT = {"L": "L", "LA": "LA", "RGB": "RGB", "RGBA": "RGBA", "1": "L", "P"
 _MODES_16BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
+def _png_depth_and_colour(path: pathlib.Path) -> tuple[int, int] | None:
+    """(bit depth, colour type) from a PNG's header, or None for other files."""
+    with path.open("rb") as f:
+        head = f.read(26)
+    if len(head) < 26 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    return head[24], head[25]
+
+
 def load_image(
     path: str | pathlib.Path,
     max_side: int | None = None,
     allow_large: bool = False,
+    allow_8bit_of_16bit_colour: bool = False,
 ) -> np.ndarray:
     """Read an image file.
 
@@ -28,6 +38,8 @@ def load_image(
       max_side: if set and the longest side is larger, downscale (Lanczos) so it equals this.
       allow_large: allow images above Pillow's decompression-bomb limit
         (``Image.MAX_IMAGE_PIXELS``).
+      allow_8bit_of_16bit_colour: Pillow reads a 16-bit colour PNG as 8 bits per channel; such
+        a file is refused unless this is set (then it is read at 8 bits, with a warning).
 
     Returns:
       ``(H, W, C)`` array, ``C`` in {1, 2, 3, 4}.
@@ -38,6 +50,18 @@ def load_image(
     path = pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Image file not found: {path}")
+    if max_side is not None and (isinstance(max_side, bool) or int(max_side) != max_side
+                                 or max_side < 2):
+        raise ValueError(f"max_side must be a whole number of pixels >= 2 (or None: full size), "
+                         f"got {max_side!r}.")
+    png = _png_depth_and_colour(path)
+    if png is not None and png[0] == 16 and png[1] in (2, 4, 6):
+        message = (f"{path}: a 16-bit colour PNG, which Pillow reads at 8 bits per channel "
+                   "(the low 8 bits are lost)")
+        if not allow_8bit_of_16bit_colour:
+            raise ValueError(f"{message}. Convert it to 8-bit (or 16-bit grey), or set "
+                             "load_image.allow_8bit_of_16bit_colour = True to read it so.")
+        warnings.warn(message + ".", stacklevel=2)
     limit = Image.MAX_IMAGE_PIXELS
     try:
         if allow_large:

@@ -52,9 +52,10 @@ class Task(Protocol):
     def evaluate(self, params: Params) -> tuple[dict[str, float], dict[str, np.ndarray]]:
         """Held-out metrics (at least ``psnr``) and named pictures for plots."""
 
-    def write_outputs(self, params: Params, workdir: pathlib.Path) -> None:
+    def write_outputs(self, params: Params, workdir: pathlib.Path) -> dict[str, float] | None:
         """Write the task's own final outputs into ``workdir`` (e.g. test-view renders); called
-        once at the end of a run by the process that writes files."""
+        once at the end of a run by the process that writes files. May return final scores
+        (e.g. ``test_psnr`` over every test view), added to the run's final record."""
 
     def dense_l1(self, params: Params, stride: int = 1, phase: int = 0) -> list[jax.Array]:
         """Per-pixel L1 error ``(H_m, W_m)`` of every training image (for dense error maps).

@@ -135,6 +135,7 @@ class ImageFittingTask:
     def write_outputs(self, params, workdir) -> None:
         """Nothing beyond the loop's plots and metrics for a single image."""
         del params, workdir
+        return None
 
     def dense_l1(self, params, stride: int = 1, phase: int = 0):
         target = np.asarray(self.targets_data.image(0))

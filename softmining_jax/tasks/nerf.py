@@ -136,13 +136,14 @@ class NerfTask:
                 lambda c, c2w=c2w: self._render_centres(params, c, c2w), target, stride, phase)))
         return out
 
-    def write_outputs(self, params, workdir: pathlib.Path) -> None:
+    def write_outputs(self, params, workdir: pathlib.Path) -> dict[str, float]:
         """Render every test view: ``eval/metrics.json`` (PSNR and SSIM per view and mean),
-        ``eval/NNN.png`` renders and ``eval/NNN_error.png`` error maps; ``video.gif`` orbit."""
+        ``eval/NNN.png`` renders and ``eval/NNN_error.png`` error maps; ``video.gif`` orbit.
+        Returns ``test_psnr``/``test_ssim`` (means over all test views) and ``test_views``."""
         out = pathlib.Path(workdir) / "eval"
         out.mkdir(parents=True, exist_ok=True)
         indices = np.arange(len(self.scene.test_images))
-        scores, _ = self._score_views(params, indices, out)
+        scores, _ = self._score_views(params, indices, out, progress="test views")
         per_view = [{"view": int(i), "psnr": p, "ssim": s} for i, p, s in
                     zip(indices, scores["psnr"], scores["ssim"], strict=True)]
         summary = {"psnr_mean": float(np.mean(scores["psnr"])),
@@ -157,9 +158,11 @@ class NerfTask:
         (out / "metrics.json").write_text(json.dumps(summary, indent=1))
         if self.video_frames > 0:
             frames = [Image.fromarray(_to_uint8(self.render_view(params, c2w)))
-                      for c2w in self.camera_path(self.video_frames)]
+                      for c2w in _progress(self.camera_path(self.video_frames), "video frames")]
             frames[0].save(pathlib.Path(workdir) / "video.gif", save_all=True,
                            append_images=frames[1:], duration=80, loop=0)
+        return {"test_psnr": summary["psnr_mean"], "test_ssim": summary["ssim_mean"],
+                "test_views": float(len(indices))}
 
     # -- rendering -------------------------------------------------------------------------------
 
@@ -244,10 +247,11 @@ class NerfTask:
             total += np.asarray(image, np.float32)
         return total / (255.0 * len(self.scene.train_images))
 
-    def _score_views(self, params, indices, out_dir: pathlib.Path | None = None):
+    def _score_views(self, params, indices, out_dir: pathlib.Path | None = None,
+                     progress: str | None = None):
         scores = {"psnr": [], "ssim": [], "lpips": []}
         first = {}
-        for k, i in enumerate(indices):
+        for k, i in enumerate(_progress(indices, progress) if progress else indices):
             pred = self.render_view(params, self.scene.test_c2w[i])
             target = self.scene.test_images[i].astype(np.float32) / 255.0
             scores["psnr"].append(float(metrics.psnr(pred, target)))
@@ -279,6 +283,13 @@ class NerfTask:
         height = float(centre[:, 2].mean())
         return [look_at(np.asarray([radius * np.cos(a), radius * np.sin(a), height]),
                         np.zeros(3), np.asarray([0.0, 0.0, 1.0])) for a in angles]
+
+
+def _progress(items, what: str):
+    """``items`` with a progress bar on stderr (the final renders take minutes on a CPU)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=f"rendering {what}", leave=False, dynamic_ncols=True)
 
 
 def _midpoints(bins):
