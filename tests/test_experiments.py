@@ -211,3 +211,29 @@ def test_photo_benchmark_dry_run_prints_one_table_and_resumes(tmp_path, capsys):
     assert "[run" not in capsys.readouterr().out
     with pytest.raises(SystemExit, match="not found"):
         photos.image_paths("no_such_image")
+
+
+def test_gpu_check_dry_run_writes_its_report(tmp_path):
+    """The GPU check's whole pipeline on the CPU (a procedural scene, a one-second budget)."""
+    from experiments import gpu_check
+
+    assert gpu_check.main(["--dry_run", "--out", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert set(results["samplers"]) == {"uniform", "soft_mining"}
+    for run in results["samplers"].values():
+        assert run["steps"] > 1 and run["ms_per_step"] > 0 and run["rays_per_s"] > 0
+        assert len(run["curve"]) >= 2 and all(np.isfinite(p["psnr"]) for p in run["curve"])
+    assert results["dense"]["seconds_per_view"] > 0
+    assert "Dense error-map render" in (tmp_path / "gpu_check.md").read_text()
+    assert gpu_check.seconds_to([{"train_s": 0, "psnr": 10}, {"train_s": 10, "psnr": 20}],
+                                15) == pytest.approx(5.0)
+
+
+def test_bench_step_dry_run_times_framework_and_bare_steps(tmp_path):
+    from experiments import bench_step
+
+    out = tmp_path / "bench.json"
+    assert bench_step.main(["--dry_run", "--dense", "--out", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["grid"]
+    assert set(row["ms"]) == {"framework uniform", "bare uniform", "framework soft", "bare soft"}
+    assert row["uniform"]["median"] > 0 and row["soft"]["median"] > 0
