@@ -1,17 +1,14 @@
-"""Assemble docs/results.md from compare_samplers.py outputs (tables and plots copied verbatim).
+"""Write ``docs/results.md`` from the suites' outputs: one table per task family, a few images.
 
-Usage::
+Usage: ``python experiments/write_results_page.py`` after the suites have run
+(``python experiments/reproduce.py NAME``). It reads ``experiments/results/<suite>/``:
 
-    python experiments/write_results_page.py --notes docs/results_notes.md \\
-        experiments/results/chair_cpu experiments/results/pluto_error_map_ablations_cpu ...
+* the photo benchmark (a ``photos`` suite): ``summary.json`` and each image's ``results.json``;
+* NeRF scenes and other single-task suites (``compare_samplers``): ``results.json``.
 
-Each folder must hold a finished ``results.json`` / ``results.md``; plots are copied to
-``docs/img/<folder name>_*.png``. For the baseline and the second variant (the first mining
-sampler), the page shows their seed-0 error map and sample positions at three moments of the run
-(from each run's ``plots/history``). ``--notes`` is a hand-written analysis placed, marked as such,
-above the generated sections; everything else on the page comes from the result files. Result
-folders are not versioned: ``--keep_existing`` renews only the sections of the folders given and
-keeps the page's other generated sections (and their pictures) as they are.
+Every number on the page comes from those files; the page says which suite, command and commit
+produced each table. Suites without results are listed as not run. ``--suites`` picks and orders
+them (default: every suite file that has results).
 """
 
 from __future__ import annotations
@@ -19,170 +16,154 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
-import platform
-import shlex
-import shutil
 import sys
+
+import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from experiments import reproduce  # noqa: E402
 
-# The recorded compare_samplers.py arguments that define a section's runs, in command-line order.
-_SUITE_KEYS = ("gin_configs", "gin_bindings", "samplers", "variant", "seeds", "num_steps",
-               "eval_every", "timing_rounds", "timing_steps", "reference")
+RESULTS = ROOT / "experiments" / "results"
 
 
-def command_of(folder: pathlib.Path, args: dict) -> str:
-    """The compare_samplers.py command that produced ``folder`` (from its recorded arguments)."""
-    argv = []
-    for key in _SUITE_KEYS:  # list-valued options repeat their flag
-        # --variant and --reference are optional (and absent from results older than them).
-        value = args.get(key) if key in ("variant", "reference") else args[key]
-        if value is None:
+def _fmt(value: float | None, unit: str = "x", digits: int = 2) -> str:
+    if value is None or not np.isfinite(value):
+        return "-"
+    return f"{value:.{digits}f}{unit}"
+
+
+def _command(name: str) -> str:
+    return f"`python experiments/reproduce.py {name}`"
+
+
+def photo_section(name: str, folder: pathlib.Path, img: pathlib.Path) -> list[str]:
+    """The photo benchmark: samplers as rows (means and minima over images), then the default's
+    row per image, and the mean PSNR-vs-seconds figure."""
+    summary = json.loads((folder / "summary.json").read_text())
+    labels, rows = summary["labels"], summary["images"]
+    base = labels[0]
+    first = json.loads((folder / "images" / next(iter(rows)) / "results.json").read_text())
+    seeds, code = first["args"]["seeds"], first.get("code", "?")
+    lines = [f"### Photographs ({len(rows)} images; suite `{name}`)", "",
+             f"Baseline `{base}`: {first['summary'].get('baseline_spec', base)}. Seeds {seeds}; "
+             f"code {code}; {_command(name)}.", "",
+             "| sampler | final PSNR, mean (dB) | step ratio, mean (min) | wall-clock ratio, mean "
+             "(min) | lowest speed-up at any evaluation >= 1k steps (min over images) |",
+             "|---|---|---|---|---|"]
+    for lab in labels:
+        per = [r["samplers"][lab] for r in rows.values()]
+        psnr = np.mean([p["final_psnr"] for p in per])
+        step = [p["step_ratio"] for p in per]
+        wall = [p["wallclock_ratio"] or 0.0 for p in per]
+        low = [p["min_speedup"] for p in per if p["min_speedup"] is not None]
+        lines.append(f"| {lab} | {psnr:.2f} | {np.mean(step):.2f}x ({np.min(step):.2f}x) | "
+                     f"{np.mean(wall):.2f}x ({np.min(wall):.2f}x) | "
+                     f"{_fmt(min(low) if low else None)} |")
+    default = labels[1]
+    lines += ["", f"Per image, `{default}` against `{base}` (top-10%: the baseline's share of "
+              "squared error in its worst 10% of pixels at the end):", "",
+              f"| image | {base} (dB) | {default} (dB) | step | wall-clock | lowest >= 1k | "
+              "top-10% |", "|---|---|---|---|---|---|---|"]
+    for image, r in rows.items():
+        s, d = r["samplers"][base], r["samplers"][default]
+        lines.append(f"| {image} | {s['final_psnr']:.2f} | {d['final_psnr']:.2f} | "
+                     f"{_fmt(d['step_ratio'])} | {_fmt(d['wallclock_ratio'])} | "
+                     f"{_fmt(d['min_speedup'])} | {r['baseline_top10_error_share']:.2f} |")
+    figure = photo_figure(folder, rows, labels[:2], img / f"{name}_psnr_vs_seconds.png")
+    if figure:
+        lines += ["", f"![PSNR against seconds]({figure})"]
+    return lines
+
+
+def photo_figure(folder, rows, labels, path: pathlib.Path) -> str | None:
+    """Mean PSNR over the Kodak crops against CPU seconds (steps x interleaved time per step)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = {lab: [] for lab in labels}
+    for image in rows:
+        if not image.startswith("kodim"):
             continue
-        for v in value if isinstance(value, list) else [value]:
-            argv += [f"--{key}", str(v)]
-    try:
-        out = str(folder.resolve().relative_to(ROOT))
-    except ValueError:
-        out = str(folder)
-    return "python experiments/compare_samplers.py " + shlex.join([*argv, "--outdir", out])
-
-
-def how_it_differs(name: str, args: dict) -> list[str] | None:
-    """How the recorded ``args`` differ from ``reproduce.py name``'s settings.
-
-    Returns None when there is no such suite, else one ``key: recorded (suite: default)`` entry
-    per differing setting (empty when the section is exactly what the suite runs).
-    """
-    from experiments import compare_samplers, reproduce
-
-    if not (reproduce.SUITES_DIR / f"{name}.json").is_file():
+        s = json.loads((folder / "images" / image / "results.json").read_text())["summary"]
+        steps = np.asarray(s["steps"])
+        for lab in labels:
+            per_step = s["samplers"][lab]["time_per_step_s"] or np.nan
+            curves[lab].append((steps * per_step, np.asarray(s["samplers"][lab]["psnr_mean"])))
+    if not all(curves.values()):
         return None
-    script, argv, _ = reproduce.command(name, [])
-    if script != "compare_samplers":
-        return None
-    parser = compare_samplers.build_parser()
-    suite, defaults = (vars(parser.parse_args(a)) for a in (argv, ["--outdir", "-"]))
-    recorded = {key: args.get(key, defaults[key]) for key in _SUITE_KEYS}
-    return [f"`{key}` {recorded[key]!r} (the suite's: {suite[key]!r})" for key in _SUITE_KEYS
-            if str(recorded[key]) != str(suite[key])]
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for lab, runs in curves.items():
+        seconds = np.mean([c[0] for c in runs], axis=0)
+        ax.plot(seconds, np.mean([c[1] for c in runs], axis=0), label=lab)
+    ax.set_xlabel("seconds of training (2 CPU cores)")
+    ax.set_ylabel("eval PSNR (dB), mean over Kodak")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return f"img/{path.name}"
 
 
-def snapshots(folder: pathlib.Path, label: str, img: pathlib.Path) -> list[str]:
-    """Copy the first (after step 0), middle and last history pictures of ``label``'s seed 0."""
-    history = folder / "runs" / label / "seed0" / "plots" / "history"
-    shots = sorted(history.glob("step*.png")) if history.is_dir() else []
-    shots = [s for s in shots if s.stem != "step0000000"] or shots
-    if not shots:
-        return []
-    chosen = sorted({shots[0], shots[len(shots) // 2], shots[-1]})
-    out = []
-    for shot in chosen:
-        dst = img / f"{folder.name}_{label}_{shot.name}"
-        shutil.copy(shot, dst)
-        out.append(f"![{label} {shot.stem}](img/{dst.name})")
-    return out
-
-
-def section(folder: pathlib.Path, img: pathlib.Path) -> str:
+def compare_section(name: str, folder: pathlib.Path, title: str) -> list[str]:
+    """A single-task comparison: samplers as rows."""
     results = json.loads((folder / "results.json").read_text())
-    args = results["args"]
-    name = folder.name
-    for plot in ("psnr_vs_steps.png", "psnr_vs_seconds.png"):
-        shutil.copy(folder / plot, img / f"{name}_{plot}")
-    labels = list(results["summary"]["samplers"])
-    lines = [f"## {name}", ""]
-    differs = how_it_differs(name, args)
-    if differs == []:
-        lines += [f"`python experiments/reproduce.py {name}` runs:", ""]
-    elif differs:
-        lines += [f"Run as below, which differs from `python experiments/reproduce.py {name}` in "
-                  + "; ".join(differs) + ":", ""]
-    lines += ["```bash", command_of(folder, args), "```", "",
-              f"Device: {results.get('device', '?')}; code: "
-              f"{results.get('code', 'not recorded (before commit recording was added)')}.", "",
-              (folder / "results.md").read_text().strip(), "",
-              f"![PSNR vs steps](img/{name}_psnr_vs_steps.png) "
-              f"![PSNR vs seconds](img/{name}_psnr_vs_seconds.png)", ""]
-    for label in labels[:2]:
-        shots = snapshots(folder, label, img)
-        if shots:
-            lines += [f"**{label}**, seed 0: error map (left) and sample positions (right) early, "
-                      "mid-way and at the end of the run:", "", " ".join(shots), ""]
-    return "\n".join(lines)
+    s = results["summary"]
+    lines = [f"### {title} (suite `{name}`)", "",
+             f"Baseline `{s['baseline']}`: {s.get('baseline_spec', s['baseline'])}; its final "
+             f"PSNR {s['target_psnr']:.2f} dB is the target. Seeds {results['args']['seeds']}, "
+             f"{results['args']['num_steps']} steps; code {results.get('code', '?')}; "
+             f"{_command(name)}.", "",
+             "| sampler | final PSNR (dB) | step ratio (per seed) | time per step | wall-clock "
+             "ratio |", "|---|---|---|---|---|"]
+    for lab, r in s["samplers"].items():
+        seeds = ", ".join(f"{x:.2f}" for x in r["step_ratio_per_seed"])
+        lines.append(f"| {lab} | {r['final_psnr_mean']:.2f} | {r['step_ratio']:.2f}x ({seeds}) | "
+                     f"{_fmt(r['time_ratio'])} | {_fmt(r['wallclock_ratio'])} |")
+    return lines
 
 
-ANALYSIS_HEADING = "## Analysis (hand-written from the tables below)"
-
-
-def generated_sections(page: str) -> dict[str, str]:
-    """The generated ``## <suite>`` sections of an existing page, by suite name, in page order."""
-    sections: dict[str, str] = {}
-    name = None
-    for line in page.splitlines():
-        if line.startswith("## "):
-            name = None if line == ANALYSIS_HEADING else line[3:].strip()
-            if name is not None:
-                sections[name] = ""
-        if name is not None:
-            sections[name] += line + "\n"
-    return {k: v.strip() for k, v in sections.items()}
-
-
-def main(argv: list[str] | None = None) -> int:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("folders", nargs="*", help="compare_samplers.py output folders")
-    parser.add_argument("--notes", help="hand-written analysis (markdown) to put on top")
+    parser.add_argument("--suites", default=None, help="comma-separated suite names, in order")
+    parser.add_argument("--results", default=str(RESULTS))
     parser.add_argument("--out", default=str(ROOT / "docs" / "results.md"))
-    parser.add_argument("--keep_existing", action="store_true",
-                        help="keep the generated sections of --out whose suites are not among "
-                             "the folders (results folders are not versioned, so this updates a "
-                             "page one suite at a time); given folders replace their section in "
-                             "place, new ones are appended")
-    parser.add_argument("--drop", action="append", default=[], metavar="SUITE",
-                        help="with --keep_existing: remove this kept section (e.g. one that a "
-                             "renamed suite supersedes); repeatable")
     args = parser.parse_args(argv)
-    if args.drop and not args.keep_existing:
-        parser.error("--drop only applies with --keep_existing")
-    if not args.folders and not args.keep_existing:
-        parser.error("give at least one results folder (or --keep_existing to only renew notes)")
+    results = pathlib.Path(args.results)
+    names = (args.suites.split(",") if args.suites else
+             sorted(p.stem for p in reproduce.SUITES_DIR.glob("*.json")))
     out = pathlib.Path(args.out)
-    kept: dict[str, str] = {}
-    if args.keep_existing:
-        if not out.is_file():
-            parser.error(f"--keep_existing: no existing page at {out}")
-        kept = generated_sections(out.read_text())
-        unknown = sorted(set(args.drop) - set(kept))
-        if unknown:
-            parser.error(f"--drop: no such section on {out}: {unknown} (sections: {list(kept)})")
-        kept = {k: v for k, v in kept.items() if k not in args.drop}
     img = out.parent / "img"
     img.mkdir(parents=True, exist_ok=True)
-    parts = [
-        "# Results", "",
-        "Tables, curves and pictures below are produced by `experiments/compare_samplers.py` "
-        "(one command per section, also runnable as `experiments/reproduce.py <section>`) and "
-        "assembled by `experiments/write_results_page.py`; none of them is edited by hand.", "",
-        f"Machine: {platform.machine()}, CPU only, Python {platform.python_version()}. "
-        "Time ratios come from an interleaved timing phase (samplers alternate in shuffled order "
-        "and the per-round ratios are summarised by their median).", "",
-    ]
-    if args.notes:
-        parts += [ANALYSIS_HEADING, "", pathlib.Path(args.notes).read_text().strip(), ""]
-    fresh = {}
-    for f in args.folders:
-        folder = pathlib.Path(f)
-        folder = folder if folder.is_absolute() else pathlib.Path.cwd() / folder
-        fresh[folder.name] = section(folder, img)
-    for name in [*kept, *[n for n in fresh if n not in kept]]:
-        parts += [fresh.get(name, kept.get(name)), ""]
-    out.write_text("\n".join(parts))
-    print(f"wrote {out}")
+    lines = ["# Results", "",
+             "Generated by `experiments/write_results_page.py` from the suites' outputs (each "
+             "suite is a file under `experiments/suites/`, run by `experiments/reproduce.py`); "
+             "nothing here is typed by hand. Ratios are against the first sampler of each table, "
+             "the strongest uniform found: step ratio = the baseline's steps to reach its final "
+             "PSNR / the sampler's steps to reach it (0: never); wall-clock ratio = step ratio / "
+             "the interleaved per-step time ratio, on 2 CPU cores. Ideas that were measured and "
+             "dropped are in [negative_results.md](negative_results.md).", ""]
+    missing = []
+    for name in names:
+        suite = reproduce.load_suite(name)
+        folder = results / name
+        if suite["script"] == "photos" and (folder / "summary.json").is_file():
+            lines += ["", *photo_section(name, folder, img)]
+        elif suite["script"] == "compare_samplers" and (folder / "results.json").is_file():
+            lines += ["", *compare_section(name, folder, suite["about"])]
+        else:
+            missing.append(name)
+    if missing:
+        lines += ["", "Not run yet (no results here): " + ", ".join(f"`{m}`" for m in missing)
+                  + "."]
+    out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {out} ({len(lines)} lines)")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

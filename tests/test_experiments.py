@@ -67,29 +67,19 @@ def test_compare_samplers_end_to_end_results_page_and_stale_runs(tmp_path, monke
     assert "| soft_a0.3 |" in table and "speed-up @10/20/40" in table
     for plot in ("psnr_vs_steps.png", "psnr_vs_seconds.png"):
         assert (out / plot).stat().st_size > 1000
-    # The results page is assembled from these files (the table verbatim, snapshots over time).
-    notes = tmp_path / "notes.md"
-    notes.write_text("Soft mining helps here.")
+    # The results page is written from these files (a suite pointing at this folder).
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "cmp.json").write_text(json.dumps({
+        "about": "a test comparison", "script": "compare_samplers", "config": ["x = 1"],
+        "args": []}))
+    monkeypatch.setattr(reproduce, "SUITES_DIR", suites)
     page = tmp_path / "docs" / "results.md"
-    assert write_results_page.main([str(out), "--notes", str(notes), "--out", str(page)]) == 0
+    assert write_results_page.main(["--results", str(tmp_path), "--out", str(page)]) == 0
     text = page.read_text()
-    assert "Soft mining helps here." in text and "## cmp" in text and table.strip() in text
-    assert "--variant soft_a0.3=soft_mining:WeightSchedule.alpha=0.3" in text
-    assert f"code: {results['code']}" in text  # the commit, or 'unknown' outside git
-    for label in ("uniform", "soft_a0.3"):
-        assert f"img/cmp_{label}_step0000040.png" in text
-    assert (page.parent / "img" / "cmp_psnr_vs_steps.png").is_file()
-    # Renewing one suite keeps the page's other generated sections (results are not versioned).
-    page.write_text(text.replace("## cmp", "## older_suite\n\nold table\n\n## cmp"))
-    assert write_results_page.main(
-        [str(out), "--notes", str(notes), "--out", str(page), "--keep_existing"]) == 0
-    renewed = page.read_text()
-    assert "## older_suite\n\nold table" in renewed and renewed.count("## cmp") == 1
-    assert renewed.index("## older_suite") < renewed.index("## cmp") and table.strip() in renewed
-    assert renewed.count("Soft mining helps here.") == 1
-    assert write_results_page.main(
-        [str(out), "--out", str(page), "--keep_existing", "--drop", "older_suite"]) == 0
-    assert "older_suite" not in page.read_text() and table.strip() in page.read_text()
+    assert "### a test comparison (suite `cmp`)" in text
+    assert "| soft_a0.3 |" in text and "`python experiments/reproduce.py cmp`" in text
+    assert f"code {results['code']}" in text
     # The summary can be recomputed from the recorded runs alone.
     before = json.loads((out / "results.json").read_text())["summary"]
     assert compare_samplers.main(["--summarise_only", "--outdir", str(out)]) == 0
@@ -193,7 +183,8 @@ def test_reproduce_refuses_an_unknown_or_malformed_suite(tmp_path, monkeypatch):
         reproduce.main(["bad", "--dry_run"])
 
 
-def test_photo_benchmark_dry_run_prints_one_table_and_resumes(tmp_path, capsys):
+def test_photo_benchmark_dry_run_prints_one_table_and_resumes(tmp_path, capsys, monkeypatch):
+    from experiments import write_results_page
     from experiments.benchmarks import photos
 
     out = tmp_path / "photos"
@@ -211,6 +202,18 @@ def test_photo_benchmark_dry_run_prints_one_table_and_resumes(tmp_path, capsys):
     assert "[run" not in capsys.readouterr().out
     with pytest.raises(SystemExit, match="not found"):
         photos.image_paths("no_such_image")
+    # The results page: one table of samplers, the default per image.
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "photos.json").write_text(json.dumps({
+        "about": "photos", "script": "photos", "config": ["x = 1"], "args": []}))
+    monkeypatch.setattr(reproduce, "SUITES_DIR", suites)
+    page = tmp_path / "docs" / "results.md"
+    assert write_results_page.main(["--results", str(tmp_path), "--out", str(page)]) == 0
+    text = page.read_text()
+    assert "### Photographs (2 images; suite `photos`)" in text
+    assert text.count("| uniform |") == 1 and "| soft_mining |" in text
+    assert len(text.splitlines()) < 150
 
 
 def test_gpu_check_dry_run_writes_its_report(tmp_path):
