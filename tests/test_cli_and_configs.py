@@ -151,7 +151,8 @@ def test_edge_power_binds_through_the_task_configurables():
 
 
 def test_unknown_gin_names_give_clear_errors(tmp_path, capsys):
-    for argv, message in ((["--gin_bindings=nonsense.x = 1"], "No configurable matching 'nonsense'"),
+    for argv, message in ((["--gin_bindings=nonsense.x = 1"],
+                           "No configurable matching 'nonsense'"),
                           (["--gin_bindings=train_and_evaluate.bogus = 1"],
                            "doesn't have a parameter named 'bogus'"),
                           (["--gin_configs=nowhere.gin"], "not found")):
