@@ -46,6 +46,7 @@ def image_fitting_task(
     eval_chunk: int = 2**16,
     edge_power: float = 1.0,
     target_rule: str = "pixel_centres",
+    eval_pixels: int | None = None,
 ) -> ImageFittingTask:
     """Load an image file (default: the bundled Pluto, 512 px) into an image-fitting task.
 
@@ -75,7 +76,7 @@ def image_fitting_task(
     field = field or gin.get_configurable("ImageField")
     return ImageFittingTask(image, field=field, edge_prior=edge_prior, eval_chunk=eval_chunk,
                             name=pathlib.Path(resolved).stem, edge_power=edge_power,
-                            target_rule=target_rule)
+                            target_rule=target_rule, eval_pixels=eval_pixels)
 
 
 def _nerf_task(scene, field, proposal, **kwargs) -> NerfTask:

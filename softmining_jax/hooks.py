@@ -150,7 +150,8 @@ class Evaluate:
     plots: bool = True
 
     def __call__(self, run: Run, step: int) -> None:
-        scores, pictures = run.task.evaluate(parallel.local_copy(run.state.params))
+        scores, pictures = run.task.evaluate(parallel.local_copy(run.state.params),
+                                             final=step >= run.num_steps)
         record = {"step": step, "elapsed_s": run.elapsed(),
                   "train_s": run.record.get("train_s", 0.0)}
         record.update({f"eval_{k}": v for k, v in scores.items()})
@@ -158,7 +159,7 @@ class Evaluate:
         run.last = {**run.record, **record} if run.record.get("step") == step else record
         if run.lead:
             run.log.images(step, pictures)
-        if not self.plots:
+        if not self.plots or "reconstruction" not in pictures:
             return
         pooled = "samples_pooled_background" in pictures
         positions = sample_positions(run.state.sampler_state, run.sampler, run.stacked, pooled)

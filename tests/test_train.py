@@ -181,3 +181,18 @@ def test_a_checkpoint_of_the_old_layout_is_refused_naming_the_version_change(tmp
     meta.write_text(json.dumps(record))
     with pytest.raises(ValueError, match=r"format 1 \(written by softmining_jax 0.1\)"):
         train_and_evaluate(tmp_path, num_steps=20, **kwargs)
+
+
+def test_evaluation_on_a_fixed_subset_during_training_and_everything_at_the_end(tmp_path):
+    task = tiny_task(eval_pixels=100)
+    params = task.init_params(jax.random.key(0))
+    periodic, pictures = task.evaluate(params, final=False)
+    assert set(periodic) == {"psnr"} and pictures == {}
+    assert task.evaluate(params, final=False)[0] == periodic  # the same pixels every time
+    full, pictures = task.evaluate(params)
+    assert {"psnr", "ssim"} <= set(full) and "reconstruction" in pictures
+    assert abs(full["psnr"] - periodic["psnr"]) < 1.0  # an estimate of the same quantity
+    train_and_evaluate(tmp_path, task=task, batch_size=32, num_steps=20, eval_every=10,
+                       **QUIET)
+    evals = [r for r in _records(tmp_path) if "eval_psnr" in r]
+    assert [("eval_ssim" in r) for r in evals] == [False, False, True]  # steps 0, 10, 20

@@ -49,8 +49,11 @@ class Task(Protocol):
     def render(self, params: Params, image_index: int) -> np.ndarray:
         """Full ``(H, W, C)`` prediction of training image ``image_index`` (host array)."""
 
-    def evaluate(self, params: Params) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-        """Held-out metrics (at least ``psnr``) and named pictures for plots."""
+    def evaluate(self, params: Params, final: bool = True
+                 ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """Held-out metrics (at least ``psnr``) and named pictures for plots (possibly none).
+        ``final`` is False for the periodic evaluations during training, which a task may make
+        cheaper (e.g. on a fixed subset); the loop's last evaluation is final."""
 
     def write_outputs(self, params: Params, workdir: pathlib.Path) -> dict[str, float] | None:
         """Write the task's own final outputs into ``workdir`` (e.g. test-view renders); called

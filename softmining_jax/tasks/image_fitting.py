@@ -40,6 +40,9 @@ class ImageFittingTask:
       name: label for logs.
       target_rule: ``"pixel_centres"`` or ``"continuous"`` (see
         :mod:`softmining_jax.tasks.target_rule`).
+      eval_pixels: evaluate during training on this many pixels drawn once (a fixed seed; PSNR
+        only, no pictures) and on every pixel at the end (None: every pixel each time). On a
+        4-megapixel image a full evaluation costs seconds on a CPU.
     """
 
     def __init__(
@@ -51,8 +54,13 @@ class ImageFittingTask:
         name: str = "image",
         edge_power: float = 1.0,
         target_rule: str = PIXEL_CENTRES,
+        eval_pixels: int | None = None,
     ):
         self.target_rule = check_target_rule(target_rule)
+        if eval_pixels is not None and (isinstance(eval_pixels, bool) or int(eval_pixels) < 1):
+            raise ValueError(f"eval_pixels must be a positive pixel count or None, got "
+                             f"{eval_pixels!r}.")
+        self.eval_pixels = None if eval_pixels is None else int(eval_pixels)
         image = np.asarray(image)
         if image.ndim == 2:
             image = image[..., None]
@@ -116,11 +124,37 @@ class ImageFittingTask:
         return (scattered, dense.render_in_chunks(lookup, scattered, self.eval_chunk),
                 shifted, dense.render_in_chunks(lookup, shifted, self.eval_chunk))
 
-    def evaluate(self, params):
+    @functools.cached_property
+    def _target_host(self) -> np.ndarray:
+        """``(H, W, C)`` float32 target on the host (read once, not at every evaluation)."""
+        return np.asarray(self.targets_data.image(0))
+
+    @functools.cached_property
+    def _eval_subset(self) -> tuple[np.ndarray, np.ndarray]:
+        """A fixed random subset of ``eval_pixels`` pixels (seed 0): positions and targets
+        (pixel centres, or sub-pixel points with bilinear targets on a continuous task)."""
         h, w = self.size
+        rng = np.random.default_rng(0)
+        if self.target_rule == PIXEL_CENTRES:
+            flat = rng.choice(h * w, size=min(self.eval_pixels, h * w), replace=False)
+            return (self._pixel_centres[flat],
+                    self._target_host.reshape(h * w, -1)[flat])
+        scattered, targets, _, _ = self._continuous_eval_points
+        flat = rng.choice(len(scattered), size=min(self.eval_pixels, len(scattered)),
+                          replace=False)
+        return scattered[flat], targets[flat]
+
+    def evaluate(self, params, final: bool = True):
+        """Scores (``psnr``, ``ssim``, ``top10_error_share``) and pictures; with ``eval_pixels``
+        set and ``final`` False, only the PSNR on the fixed subset and no pictures."""
+        h, w = self.size
+        if self.eval_pixels is not None and not final:
+            positions, target = self._eval_subset
+            return {"psnr": float(metrics.psnr(self._render_centres(params, positions),
+                                               target))}, {}
         if self.target_rule == PIXEL_CENTRES:
             pred = self.render(params)
-            target = np.asarray(self.targets_data.image(0))
+            target = self._target_host
             psnr = float(metrics.psnr(pred, target))
         else:
             scattered, scattered_target, shifted, shifted_target = self._continuous_eval_points
@@ -138,6 +172,6 @@ class ImageFittingTask:
         return None
 
     def dense_l1(self, params, stride: int = 1, phase: int = 0):
-        target = np.asarray(self.targets_data.image(0))
+        target = self._target_host
         return [jnp.asarray(dense.strided_l1(lambda c: self._render_centres(params, c), target,
                                              stride, phase))]

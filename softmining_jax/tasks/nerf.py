@@ -126,7 +126,9 @@ class NerfTask:
     def render(self, params, image_index: int) -> np.ndarray:
         return self.render_view(params, self.scene.train_c2w[image_index])
 
-    def evaluate(self, params):
+    def evaluate(self, params, final: bool = True):
+        del final  # periodic and final evaluations use the same eval_views (all views at the
+        # end are rendered by write_outputs)
         scores, first = self._score_views(params, self.eval_indices)
         return ({"psnr": float(np.mean(scores["psnr"])), "ssim": float(np.mean(scores["ssim"]))},
                 first)
