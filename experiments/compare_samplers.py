@@ -128,8 +128,9 @@ def time_steps(args, variants) -> dict[str, dict[str, float]]:
         fn = jax.jit(make_train_step(task, sampler, optimizer), donate_argnums=0)
         state, m = fn(state)
         jax.block_until_ready(m)
-        steps[label] = dict(fn=fn, state=state, sampler=sampler, every=hook.every,
-                            refresh=hook.bind(task, sampler))
+        refresh = hook.bind(task, sampler, batch_size=batch)
+        steps[label] = dict(fn=fn, state=state, sampler=sampler, every=refresh.every,
+                            refresh=refresh)
     times = {label: [] for label in steps}
     refresh_times = {label: [] for label in steps}
     order = np.random.default_rng(0)

@@ -50,7 +50,7 @@ def train_for(task, sampler, optimizer, batch: int, hook, budget_s: float, eval_
 
     state = init_train_state(task, sampler, optimizer, batch, 0)
     step = jax.jit(make_train_step(task, sampler, optimizer), donate_argnums=0)
-    refresh = hook.bind(task, sampler)
+    refresh = hook.bind(task, sampler, batch_size=batch)
     t = time.perf_counter()
     state, metrics = step(state)
     jax.block_until_ready(metrics)

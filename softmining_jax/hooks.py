@@ -44,6 +44,10 @@ class DenseRefresh:
 
     Attributes:
       every: steps between refreshes (the first is at step ``every``).
+      epochs: if set, refresh every ``epochs * pixels / batch_size`` steps instead (rounded, at
+        least 1), i.e. after the training samples have covered the domain's pixels ``epochs``
+        times: a refresh then costs about as many field evaluations as ``epochs`` epochs of
+        training forward passes, whatever the image size.
       stride: render one pixel per ``stride x stride`` block, whose error fills the block
         (``stride^2`` times cheaper; which pixel rotates from one refresh to the next; 1: every
         pixel). See :mod:`softmining_jax.tasks.dense`.
@@ -51,36 +55,53 @@ class DenseRefresh:
 
     every: int = 1000
     stride: int = 1
+    epochs: float | None = None
 
     def __post_init__(self):
         _check_every("DenseRefresh", self.every)
+        if self.epochs is not None and not (isinstance(self.epochs, (int, float))
+                                            and self.epochs > 0):
+            raise ValueError(f"DenseRefresh.epochs must be a number > 0 or None, got "
+                             f"{self.epochs!r}.")
         if isinstance(self.stride, bool) or int(self.stride) != self.stride or self.stride < 1:
             raise ValueError("DenseRefresh.stride must be a positive whole number of pixels, got "
                              f"{self.stride!r}.")
 
-    def due(self, step: int) -> bool:
-        """Whether a refresh runs before step ``step`` (0-based)."""
-        return step > 0 and step % self.every == 0
+    def interval(self, task: Task, batch_size: int | None = None) -> int:
+        """Steps between refreshes for ``task`` trained with ``batch_size`` samples per step."""
+        if self.epochs is None:
+            return int(self.every)
+        if batch_size is None:
+            raise ValueError("DenseRefresh.epochs needs the batch size (bind(..., batch_size=)).")
+        return max(1, round(self.epochs * task.domain.num_pixels / batch_size))
 
-    def bind(self, task: Task, sampler: Sampler, num_devices: int | None = None
-             ) -> Callable[[int, TrainState], TrainState]:
+    def bind(self, task: Task, sampler: Sampler, num_devices: int | None = None,
+             batch_size: int | None = None) -> Callable[[int, TrainState], TrainState]:
         """``refresh(step, state) -> state`` for this task and sampler: a no-op unless due (and
         always for a sampler with no ``refresh``). With ``num_devices`` the state is a
-        data-parallel one (:mod:`softmining_jax.parallel`) and every device gets the maps."""
+        data-parallel one (:mod:`softmining_jax.parallel`) and every device gets the maps.
+        ``batch_size`` (global) is needed with ``epochs``. The function's ``every`` attribute
+        is the interval in steps."""
+        every = self.interval(task, batch_size)
         if sampler.refresh is None:
-            return lambda step, state: state
+            def nothing(step, state, force=False):
+                return state
+
+            nothing.every = every
+            return nothing
         apply = (jax.jit(sampler.refresh) if num_devices is None
                  else parallel.make_parallel_refresh(sampler))
 
         def refresh(step: int, state: TrainState, force: bool = False) -> TrainState:
-            if not (force or self.due(step)):
+            if not (force or (step > 0 and step % every == 0)):
                 return state
             maps = task.dense_l1(parallel.local_copy(state.params), stride=self.stride,
-                                 phase=max(step // self.every - 1, 0))
+                                 phase=max(step // every - 1, 0))
             if num_devices is not None:
                 maps = parallel.replicate(maps, num_devices)
             return state.replace(sampler_state=apply(state.sampler_state, maps))
 
+        refresh.every = every
         return refresh
 
 

@@ -155,7 +155,7 @@ def train_and_evaluate(
         step_fn = par.make_parallel_step(task, sampler, optimizer, parallel, ndev)
     else:
         step_fn = jax.jit(make_train_step(task, sampler, optimizer), donate_argnums=0)
-    refresh = dense_refresh.bind(task, sampler, ndev if stacked else None)
+    refresh = dense_refresh.bind(task, sampler, ndev if stacked else None, batch_size)
     params_finite = jax.jit(all_finite)
 
     layout = {"layout": "stacked" if stacked else "single", "num_devices": ndev}

@@ -132,3 +132,25 @@ def test_train_loop_passes_stride_and_a_rotating_phase(tmp_path):
                        dense_refresh=DenseRefresh(every=5), eval_every=10, progress=False,
                        tensorboard=False, plots=False)
     assert seen == []
+
+
+def test_refresh_every_epoch_of_samples_scales_with_the_image(tmp_path):
+    """DenseRefresh(epochs=e): a refresh after the samples have covered the pixels e times."""
+    from softmining_jax.optim import adam
+    from softmining_jax.train import train_and_evaluate
+
+    task = tiny_task()  # 24 x 32 = 768 pixels
+    hook = DenseRefresh(epochs=1.0)
+    assert hook.interval(task, batch_size=32) == 24 and hook.interval(task, 64) == 12
+    assert DenseRefresh(epochs=0.001).interval(task, 32) == 1
+    with pytest.raises(ValueError, match="batch size"):
+        hook.interval(task)
+    with pytest.raises(ValueError, match="DenseRefresh.epochs"):
+        DenseRefresh(epochs=0.0)
+    seen = []
+    original = task.dense_l1
+    task.dense_l1 = lambda params, stride=1, phase=0: seen.append(phase) or original(params)
+    train_and_evaluate(tmp_path, task=task, sampler=samplers.error_map_sampler(), batch_size=32,
+                       num_steps=50, optimizer=adam(num_steps=50), dense_refresh=hook,
+                       eval_every=50, progress=False, tensorboard=False, plots=False)
+    assert seen == [0, 1]  # before steps 24 and 48
