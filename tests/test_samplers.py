@@ -439,10 +439,10 @@ def test_error_map_feedback_first_observation_replaces_the_optimistic_start():
     smp = Samples(positions=jnp.asarray([[1.0, 1.0], [1.5, 2.0]]), image_ids=jnp.zeros(2, int))
     fb = Feedback(smp, jnp.zeros(2), jnp.asarray([0.2, 0.4]), jnp.zeros((2, 2)))
     state = sampler.update(state, fb, jax.random.key(1))
-    grid = state.moves[0].density.grid  # the re-seeding move's density
+    grid = state.moves[0].density.errors  # the re-seeding move's density
     np.testing.assert_allclose(grid, [[0.3, 1.0], [1.0, 1.0]], rtol=1e-6)  # mean of the two
     state = sampler.update(state, fb._replace(l1=jnp.asarray([1.3, 1.3])), jax.random.key(2))
-    grid = state.moves[0].density.grid
+    grid = state.moves[0].density.errors
     np.testing.assert_allclose(grid[0, 0], 0.9 * 0.3 + 0.1 * 1.3, rtol=1e-6)  # then EMA
 
 
@@ -493,11 +493,11 @@ def test_dense_and_feedback_map_is_replaced_by_refreshes_and_kept_fresh_by_sampl
     state = sampler.init(jax.random.key(0), Domain.from_sizes([size]), 3)
     dense = np.arange(48, dtype=np.float32).reshape(size) / 48
     state = sampler.refresh(state, [jnp.asarray(dense)])
-    np.testing.assert_allclose(state.moves[0].density.grid, dense, rtol=1e-6)
+    np.testing.assert_allclose(state.moves[0].density.errors, dense, rtol=1e-6)
     # Two samples in pixel (1, 2) and one in (5, 0): each pixel takes its latest mean error.
     smp = Samples(jnp.asarray([[1.2, 2.5], [1.9, 2.1], [5.5, 0.5]]), jnp.zeros(3, jnp.int32))
     fb = Feedback(smp, jnp.ones(3), jnp.asarray([0.9, 0.5, 0.0]), jnp.zeros((3, 2)))
-    grid = np.asarray(sampler.update(state, fb, jax.random.key(1)).moves[0].density.grid)
+    grid = np.asarray(sampler.update(state, fb, jax.random.key(1)).moves[0].density.errors)
     expected = dense.copy()
     expected[2, 1], expected[0, 5] = 0.7, 0.0
     np.testing.assert_allclose(grid, expected, rtol=1e-6)

@@ -94,12 +94,17 @@ def dense_error_density(initial: str = "edge") -> Density:
 
 @struct.dataclass
 class FeedbackMapState:
-    """Attributes: ``grid`` ``(R, C)`` mean L1 error per cell (0 in the padding), ``visited``
-    ``(R, C)`` cells observed at least once, ``dist`` the table last built from ``grid``."""
+    """Attributes: ``grid`` ``(R, C)`` mean L1 error per cell, -1 for a cell never observed (0 in
+    the padding); ``dist`` the table last built from it."""
 
     grid: jax.Array
-    visited: jax.Array
     dist: dist_lib.CellDistribution
+
+    @property
+    def errors(self) -> jax.Array:
+        """``(R, C)`` the map's error per cell: unobserved cells count as 1 (above any L1 error
+        of colours in ``[0, 1]``, so they are drawn first)."""
+        return jnp.where(self.grid < 0, 1.0, self.grid)
 
 
 def _batch_means(idx: jax.Array, values: jax.Array, ok: jax.Array):
@@ -136,13 +141,13 @@ def feedback_error_density(cell_size: int = 16, ema: float = 0.1, rebuild_interv
         raise ValueError(f"ema must be in (0, 1], got {ema}.")
 
     def rebuild(layout: dist_lib.GridLayout, grid: jax.Array) -> dist_lib.CellDistribution:
-        return dist_lib.from_masses(layout, grid * jnp.asarray(layout.cell_areas))
+        errors = jnp.where(grid < 0, 1.0, grid)
+        return dist_lib.from_masses(layout, errors * jnp.asarray(layout.cell_areas))
 
     def init(domain: Domain) -> FeedbackMapState:
         layout = dist_lib.GridLayout(domain.sizes, int(cell_size))
-        grid = (jnp.asarray(layout.cell_areas) > 0).astype(jnp.float32)
-        return FeedbackMapState(grid=grid, visited=jnp.zeros(grid.shape, bool),
-                                dist=dist_lib.uniform(layout))
+        grid = -(jnp.asarray(layout.cell_areas) > 0).astype(jnp.float32)
+        return FeedbackMapState(grid=grid, dist=dist_lib.uniform(layout))
 
     def observe(state: FeedbackMapState, feedback: Feedback, step: jax.Array):
         layout = state.dist.layout
@@ -150,15 +155,14 @@ def feedback_error_density(cell_size: int = 16, ema: float = 0.1, rebuild_interv
         ok = jnp.isfinite(q)
         idx = dist_lib.cell_index(layout, feedback.samples.positions, feedback.samples.image_ids)
         cells, mean, count = _batch_means(idx, jnp.maximum(q, 0.0), ok)
-        flat, seen = state.grid.reshape(-1), state.visited.reshape(-1)
-        old, was_seen = flat[cells], seen[cells]
-        blend = jnp.where(was_seen, ema, 1.0)  # the first observation replaces the optimistic 1
+        flat = state.grid.reshape(-1)
+        old = flat[cells]
+        blend = jnp.where(old >= 0, ema, 1.0)  # the first observation replaces the optimistic 1
         new = jnp.where(count > 0, (1.0 - blend) * old + blend * mean, old)
         grid = flat.at[cells].set(new).reshape(state.grid.shape)  # duplicates write one value
-        visited = seen.at[cells].set(was_seen | (count > 0)).reshape(state.grid.shape)
         dist = jax.lax.cond((step + 1) % rebuild_interval == 0, lambda g: rebuild(layout, g),
                             lambda g: state.dist, grid)
-        return FeedbackMapState(grid=grid, visited=visited, dist=dist)
+        return FeedbackMapState(grid=grid, dist=dist)
 
     def draw(state: FeedbackMapState, key, num, image_ids):
         return _draw_cells(state.dist, key, num, image_ids)
@@ -167,8 +171,7 @@ def feedback_error_density(cell_size: int = 16, ema: float = 0.1, rebuild_interv
         layout = state.dist.layout
         maps = [jnp.where(jnp.isfinite(e), jnp.maximum(e, 0.0), 0.0) for e in dense_l1]
         grid = layout.pool(maps) / jnp.maximum(jnp.asarray(layout.cell_areas), 1.0)
-        return FeedbackMapState(grid=grid, visited=jnp.ones_like(state.visited),
-                                dist=rebuild(layout, grid))
+        return FeedbackMapState(grid=grid, dist=rebuild(layout, grid))
 
     return Density(init=init, draw=draw, observe=observe,
                    refresh=refresh if refreshable else None)
