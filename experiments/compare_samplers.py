@@ -150,18 +150,35 @@ def time_steps(args, variants) -> dict[str, dict[str, float]]:
                 refresh_times[label].append(time.perf_counter() - t)
                 per_step += refresh_times[label][-1] / s["every"]
             times[label].append(per_step)
-    base = np.asarray(times[variants[0][0]])
-    return {
-        label: {
-            "median_s": float(np.median(t)),
-            "ratio_median": float(np.median(np.asarray(t) / base)),
-            "ratio_min": float(np.min(np.asarray(t) / base)),
-            "ratio_max": float(np.max(np.asarray(t) / base)),
-            **({"refresh_median_s": float(np.median(refresh_times[label]))}
-               if refresh_times[label] else {}),
-        }
-        for label, t in times.items()
-    }
+    return rebase_timing({label: {"rounds_s": t, **({"refresh_median_s": float(np.median(
+        refresh_times[label]))} if refresh_times[label] else {})} for label, t in times.items()},
+        variants[0][0])
+
+
+def rebase_timing(timing: dict, base: str) -> dict:
+    """Per-label medians and per-round ratios against ``base`` (the rounds were interleaved, so
+    any label can be the reference)."""
+    if not timing or "rounds_s" not in timing.get(base, {}):
+        return timing
+    ref = np.asarray(timing[base]["rounds_s"])
+    out = {}
+    for label, t in timing.items():
+        rounds = np.asarray(t["rounds_s"])
+        out[label] = {**t, "median_s": float(np.median(rounds)),
+                      "ratio_median": float(np.median(rounds / ref)),
+                      "ratio_min": float(np.min(rounds / ref)),
+                      "ratio_max": float(np.max(rounds / ref))}
+    return out
+
+
+def strongest_uniform(runs: dict, labels: list[str]) -> list[str]:
+    """``labels`` reordered so that the uniform variant (``uniform`` or ``uniform_*``) with the
+    highest final PSNR (mean over seeds) comes first: the strongest uniform as the baseline."""
+    uniform = [lab for lab in labels if lab == "uniform" or lab.startswith("uniform_")]
+    if not uniform:
+        return labels
+    best = max(uniform, key=lambda lab: np.mean([r[-1]["eval_psnr"] for r in runs[lab].values()]))
+    return [best, *(lab for lab in labels if lab != best)]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timing_steps", type=int, default=100)
     parser.add_argument("--outdir", required=True)
     parser.add_argument("--plots_all_seeds", action="store_true")
+    parser.add_argument("--strongest_uniform", action="store_true",
+                        help="the baseline is the uniform variant ('uniform' or 'uniform_*') "
+                             "with the highest final PSNR, whatever its place in the list")
     parser.add_argument("--reference", default=None,
                         help="a finished comparison's folder: its baseline's final PSNR (per seed "
                              "and mean) at its step budget is the target of a budget comparison")
@@ -258,8 +278,12 @@ def main(argv=None) -> int:
             print(f"{label} seed {seed}: final eval PSNR {runs[label][seed][-1]['eval_psnr']:.2f}"
                   f" dB ({time.perf_counter() - t:.0f} s)", flush=True)
 
-    summary = summarise(runs, timing, [v[0] for v in variants], seeds, reference)
-    summary["baseline_spec"] = describe_variant(variants[0])
+    labels = [v[0] for v in variants]
+    if args.strongest_uniform:
+        labels = strongest_uniform(runs, labels)
+        timing = rebase_timing(timing, labels[0])
+    summary = summarise(runs, timing, labels, seeds, reference)
+    summary["baseline_spec"] = describe_variant(next(v for v in variants if v[0] == labels[0]))
     (outdir / "results.json").write_text(json.dumps(
         {"args": vars(args), "device": str(jax.devices()[0]), "code": code,
          "timing": timing,
@@ -308,6 +332,9 @@ def resummarise(outdir: pathlib.Path, baseline: str | None = None) -> int:
             for label, per_seed in results["runs"].items()}
     seeds = sorted(next(iter(runs.values())))
     labels, timing = list(runs), results["timing"]
+    if results["args"].get("strongest_uniform") and baseline is None:
+        labels = strongest_uniform(runs, labels)
+        timing = rebase_timing(timing, labels[0])
     if baseline is not None:
         if baseline not in runs:
             raise SystemExit(f"error: --baseline {baseline!r} is not a label of {outdir} "

@@ -240,3 +240,26 @@ def test_bench_step_dry_run_times_framework_and_bare_steps(tmp_path):
     (row,) = json.loads(out.read_text())["grid"]
     assert set(row["ms"]) == {"framework uniform", "bare uniform", "framework soft", "bare soft"}
     assert row["uniform"]["median"] > 0 and row["soft"]["median"] > 0
+
+
+def test_strongest_uniform_becomes_the_baseline(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "cmp"
+    argv = ["--gin_configs", "gin_configs/image/default.gin",
+            "--gin_bindings", "image_fitting_task.max_side = 48",
+            "--samplers", "uniform,soft_mining",
+            "--variant", "uniform_slow=uniform:adam.learning_rate=1e-4",
+            "--seeds", "0", "--num_steps", "20", "--eval_every", "10",
+            "--timing_rounds", "2", "--timing_steps", "2", "--outdir", str(out),
+            "--strongest_uniform"]
+    assert compare_samplers.main(argv) == 0
+    results = json.loads((out / "results.json").read_text())
+    summary, runs = results["summary"], results["runs"]
+    finals = {lab: runs[lab]["0"][-1]["eval_psnr"] for lab in ("uniform", "uniform_slow")}
+    assert summary["baseline"] == max(finals, key=finals.get)
+    base = summary["samplers"][summary["baseline"]]
+    assert base["step_ratio"] == pytest.approx(1.0) and base["time_ratio"] == pytest.approx(1.0)
+    assert summary["baseline_spec"].startswith("uniform.gin")
+    before = summary
+    assert compare_samplers.main(["--summarise_only", "--outdir", str(out)]) == 0
+    assert json.loads((out / "results.json").read_text())["summary"] == before
