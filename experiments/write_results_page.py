@@ -127,11 +127,59 @@ def compare_section(name: str, folder: pathlib.Path, title: str) -> list[str]:
     return lines
 
 
+def headline(results: pathlib.Path) -> list[str] | None:
+    """Five rows for the README: the default on the Kodak crops (means over images), Pluto and
+    Albert, and soft mining on chair and mic, each against its strongest uniform."""
+    rows = []
+    photos = results / "photos_cpu" / "summary.json"
+    if photos.is_file():
+        summary = json.loads(photos.read_text())
+        default = summary["labels"][1]
+        kodak = [r["samplers"][default] for n, r in summary["images"].items()
+                 if n.startswith("kodim")]
+        if kodak:
+            rows.append((f"{len(kodak)} Kodak crops (mean)", default,
+                         np.mean([k["step_ratio"] for k in kodak]),
+                         np.mean([k["wallclock_ratio"] or 0.0 for k in kodak]), "photos_cpu"))
+        for image in ("pluto", "albert"):
+            if image in summary["images"]:
+                r = summary["images"][image]["samplers"][default]
+                rows.append((image.capitalize(), default, r["step_ratio"], r["wallclock_ratio"],
+                             "photos_cpu"))
+    for scene in ("chair", "mic"):
+        path = results / f"{scene}_cpu" / "results.json"
+        if path.is_file():
+            r = json.loads(path.read_text())["summary"]["samplers"]["soft_mining"]
+            rows.append((f"NeRF {scene} (CPU size)", "soft_mining", r["step_ratio"],
+                         r["wallclock_ratio"], f"{scene}_cpu"))
+    if not rows:
+        return None
+    lines = ["| task | sampler | steps vs the strongest uniform | wall-clock (2 CPU cores) | "
+             "command |", "|---|---|---|---|---|"]
+    for task, sampler, step, wall, suite in rows:
+        lines.append(f"| {task} | `{sampler}` | {_fmt(step)} | {_fmt(wall)} | "
+                     f"`python experiments/reproduce.py {suite}` |")
+    return lines
+
+
+def update_readme(readme: pathlib.Path, lines: list[str]) -> None:
+    """Replace the block between ``<!-- headline:start -->`` and ``<!-- headline:end -->``."""
+    text = readme.read_text()
+    start, end = "<!-- headline:start -->", "<!-- headline:end -->"
+    if start not in text or end not in text:
+        raise SystemExit(f"error: {readme} has no {start} ... {end} block.")
+    before, rest = text.split(start, 1)
+    after = rest.split(end, 1)[1]
+    readme.write_text(before + start + "\n" + "\n".join(lines) + "\n" + end + after)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--suites", default=None, help="comma-separated suite names, in order")
     parser.add_argument("--results", default=str(RESULTS))
     parser.add_argument("--out", default=str(ROOT / "docs" / "results.md"))
+    parser.add_argument("--readme", default=str(ROOT / "README.md"),
+                        help="rewrite this README's headline table ('' : leave it)")
     args = parser.parse_args(argv)
     results = pathlib.Path(args.results)
     names = (args.suites.split(",") if args.suites else
@@ -162,6 +210,10 @@ def main(argv=None) -> int:
                   + "."]
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out} ({len(lines)} lines)")
+    table = headline(results)
+    if args.readme and table:
+        update_readme(pathlib.Path(args.readme), table)
+        print(f"updated the headline table of {args.readme}")
     return 0
 
 

@@ -75,7 +75,8 @@ def test_compare_samplers_end_to_end_results_page_and_stale_runs(tmp_path, monke
         "args": []}))
     monkeypatch.setattr(reproduce, "SUITES_DIR", suites)
     page = tmp_path / "docs" / "results.md"
-    assert write_results_page.main(["--results", str(tmp_path), "--out", str(page)]) == 0
+    assert write_results_page.main(["--results", str(tmp_path), "--out", str(page),
+                                    "--readme", ""]) == 0
     text = page.read_text()
     assert "### a test comparison (suite `cmp`)" in text
     assert "| soft_a0.3 |" in text and "`python experiments/reproduce.py cmp`" in text
@@ -209,9 +210,15 @@ def test_photo_benchmark_dry_run_prints_one_table_and_resumes(tmp_path, capsys, 
         "about": "photos", "script": "photos", "config": ["x = 1"], "args": []}))
     monkeypatch.setattr(reproduce, "SUITES_DIR", suites)
     page = tmp_path / "docs" / "results.md"
-    assert write_results_page.main(["--results", str(tmp_path), "--out", str(page)]) == 0
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n<!-- headline:start -->\nold\n<!-- headline:end -->\nrest\n")
+    (tmp_path / "photos_cpu").symlink_to(out)  # the README reads the suite of that name
+    assert write_results_page.main(["--results", str(tmp_path), "--out", str(page),
+                                    "--readme", str(readme)]) == 0
     text = page.read_text()
     assert "### Photographs (2 images; suite `photos`)" in text
+    table = readme.read_text()
+    assert "old" not in table and "2 Kodak crops (mean)" in table and table.endswith("rest\n")
     assert text.count("| uniform |") == 1 and "| soft_mining |" in text
     assert len(text.splitlines()) < 150
 
