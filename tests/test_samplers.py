@@ -501,3 +501,16 @@ def test_dense_and_feedback_map_is_replaced_by_refreshes_and_kept_fresh_by_sampl
     expected = dense.copy()
     expected[2, 1], expected[0, 5] = 0.7, 0.0
     np.testing.assert_allclose(grid, expected, rtol=1e-6)
+
+
+def test_feedback_map_rebuilds_after_a_fraction_of_observations_per_cell():
+    small = error_map_sampler(source="feedback", cell_size=1, rebuild_fraction=1 / 32)
+    state = small.init(jax.random.key(0), Domain.from_sizes([(64, 64)]), 32)  # 4096 cells
+    assert state.moves[0].density.rebuild_interval == 4  # 4096 / 32 / 32
+    big = small.init(jax.random.key(0), Domain.from_sizes([(512, 512)]), 32)
+    assert big.moves[0].density.rebuild_interval == 256
+    fixed = error_map_sampler(source="feedback").init(jax.random.key(0),
+                                                      Domain.from_sizes([(64, 64)]), 32)
+    assert fixed.moves[0].density.rebuild_interval == 16
+    with pytest.raises(ValueError, match="rebuild_fraction"):
+        error_map_sampler(source="feedback", rebuild_fraction=0.0)

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from softmining_jax.samplers import distribution as dist_lib
@@ -30,11 +31,12 @@ DensityState = Any
 
 
 class Density(NamedTuple):
-    """``init(domain) -> state``; ``draw(state, key, num, image_ids) -> Samples`` (``image_ids``
+    """``init(domain, num_samples) -> state``; ``draw(state, key, num, image_ids) -> Samples``
+    (``image_ids``
     ``(num,)`` or None: the image is drawn too); ``observe(state, feedback, step) -> state`` (the
     training feedback of a step); ``refresh(state, dense_l1) -> state`` or None."""
 
-    init: Callable[[Domain], DensityState]
+    init: Callable[[Domain, int], DensityState]
     draw: Callable[[DensityState, jax.Array, int, jax.Array | None], Samples]
     observe: Callable[[DensityState, Feedback, jax.Array], DensityState] = (
         lambda state, feedback, step: state)
@@ -46,7 +48,7 @@ def _draw_cells(dist: dist_lib.CellDistribution, key: jax.Array, num: int,
     return Samples(*dist_lib.sample(dist, key, num, image_ids))
 
 
-def _edge_cells(domain: Domain) -> dist_lib.CellDistribution:
+def _edge_cells(domain: Domain, num_samples: int = 0) -> dist_lib.CellDistribution:
     layout = dist_lib.GridLayout(domain.sizes, 1)
     if domain.priors is None:
         return dist_lib.uniform(layout)
@@ -71,7 +73,7 @@ def uniform_density() -> Density:
     def draw(state: Sizes, key, num, image_ids):
         return uniform_positions(state.sizes, jax.random.uniform(key, (num, 3)), image_ids)
 
-    return Density(init=lambda domain: Sizes(domain.sizes), draw=draw)
+    return Density(init=lambda domain, num_samples: Sizes(domain.sizes), draw=draw)
 
 
 def dense_error_density(initial: str = "edge") -> Density:
@@ -80,7 +82,7 @@ def dense_error_density(initial: str = "edge") -> Density:
     if initial not in ("edge", "uniform"):
         raise ValueError(f"initial must be 'edge' or 'uniform', got {initial!r}.")
 
-    def init(domain: Domain) -> dist_lib.CellDistribution:
+    def init(domain: Domain, num_samples: int) -> dist_lib.CellDistribution:
         if initial == "edge":
             return _edge_cells(domain)
         return dist_lib.uniform(dist_lib.GridLayout(domain.sizes, 1))
@@ -99,6 +101,7 @@ class FeedbackMapState:
 
     grid: jax.Array
     dist: dist_lib.CellDistribution
+    rebuild_interval: int = struct.field(pytree_node=False, default=16)
 
     @property
     def errors(self) -> jax.Array:
@@ -122,7 +125,8 @@ def _batch_means(idx: jax.Array, values: jax.Array, ok: jax.Array):
 
 
 def feedback_error_density(cell_size: int = 16, ema: float = 0.1, rebuild_interval: int = 16,
-                           refreshable: bool = False) -> Density:
+                           refreshable: bool = False,
+                           rebuild_fraction: float | None = None) -> Density:
     """instant-ngp's error map, updated from the training samples (see the module docstring).
 
     Args:
@@ -134,7 +138,12 @@ def feedback_error_density(cell_size: int = 16, ema: float = 0.1, rebuild_interv
       refreshable: a dense refresh also replaces the whole map by the per-pixel L1 error of a
         full render (pooled to cells), which the training samples then keep fresh between
         refreshes.
+      rebuild_fraction: if set, rebuild after the samples have made this many observations per
+        cell instead (``round(rebuild_fraction * cells / num_samples)`` steps, at least 1): a
+        rebuild costs ``O(cells)``, so its interval scales with the map's size.
     """
+    if rebuild_fraction is not None and not rebuild_fraction > 0:
+        raise ValueError(f"rebuild_fraction must be > 0 or None, got {rebuild_fraction!r}.")
     if int(cell_size) < 1 or int(rebuild_interval) < 1:
         raise ValueError("cell_size and rebuild_interval must be positive whole numbers.")
     if not 0.0 < ema <= 1.0:
@@ -144,10 +153,14 @@ def feedback_error_density(cell_size: int = 16, ema: float = 0.1, rebuild_interv
         errors = jnp.where(grid < 0, 1.0, grid)
         return dist_lib.from_masses(layout, errors * jnp.asarray(layout.cell_areas))
 
-    def init(domain: Domain) -> FeedbackMapState:
+    def init(domain: Domain, num_samples: int) -> FeedbackMapState:
         layout = dist_lib.GridLayout(domain.sizes, int(cell_size))
         grid = -(jnp.asarray(layout.cell_areas) > 0).astype(jnp.float32)
-        return FeedbackMapState(grid=grid, dist=dist_lib.uniform(layout))
+        every = int(rebuild_interval)
+        if rebuild_fraction is not None:
+            cells = int(np.sum(layout.cell_areas > 0))
+            every = max(1, round(rebuild_fraction * cells / max(int(num_samples), 1)))
+        return FeedbackMapState(grid=grid, dist=dist_lib.uniform(layout), rebuild_interval=every)
 
     def observe(state: FeedbackMapState, feedback: Feedback, step: jax.Array):
         layout = state.dist.layout
@@ -160,9 +173,9 @@ def feedback_error_density(cell_size: int = 16, ema: float = 0.1, rebuild_interv
         blend = jnp.where(old >= 0, ema, 1.0)  # the first observation replaces the optimistic 1
         new = jnp.where(count > 0, (1.0 - blend) * old + blend * mean, old)
         grid = flat.at[cells].set(new).reshape(state.grid.shape)  # duplicates write one value
-        dist = jax.lax.cond((step + 1) % rebuild_interval == 0, lambda g: rebuild(layout, g),
-                            lambda g: state.dist, grid)
-        return FeedbackMapState(grid=grid, dist=dist)
+        dist = jax.lax.cond((step + 1) % state.rebuild_interval == 0,
+                            lambda g: rebuild(layout, g), lambda g: state.dist, grid)
+        return state.replace(grid=grid, dist=dist)
 
     def draw(state: FeedbackMapState, key, num, image_ids):
         return _draw_cells(state.dist, key, num, image_ids)
@@ -171,7 +184,7 @@ def feedback_error_density(cell_size: int = 16, ema: float = 0.1, rebuild_interv
         layout = state.dist.layout
         maps = [jnp.where(jnp.isfinite(e), jnp.maximum(e, 0.0), 0.0) for e in dense_l1]
         grid = layout.pool(maps) / jnp.maximum(jnp.asarray(layout.cell_areas), 1.0)
-        return FeedbackMapState(grid=grid, dist=rebuild(layout, grid))
+        return state.replace(grid=grid, dist=rebuild(layout, grid))
 
     return Density(init=init, draw=draw, observe=observe,
                    refresh=refresh if refreshable else None)

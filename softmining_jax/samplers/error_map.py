@@ -32,6 +32,7 @@ def error_map_sampler(
     cell_size: int = 16,
     ema: float = 0.1,
     rebuild_interval: int = 16,
+    rebuild_fraction: float | None = None,
     weights: WeightSchedule | None = None,
 ) -> Sampler:
     """Multinomial sampling proportional to an error map.
@@ -39,17 +40,20 @@ def error_map_sampler(
     Args:
       source: ``"dense"``, ``"feedback"`` or ``"dense+feedback"`` (see the module docstring).
       uniform_fraction: share of each batch drawn uniformly.
-      cell_size, ema, rebuild_interval: the feedback map's cell edge in pixels, the weight of a
-        new observation in a cell's moving average, and the steps between rebuilds of its
-        sampling table (see :func:`~softmining_jax.samplers.densities.feedback_error_density`).
+      cell_size, ema, rebuild_interval, rebuild_fraction: the feedback map's cell edge in
+        pixels, the weight of a new observation in a cell's moving average, and the steps
+        between rebuilds of its sampling table, or the observations per cell between them (see
+        :func:`~softmining_jax.samplers.densities.feedback_error_density`).
       weights: loss-weight schedule (default ``WeightSchedule()``, alpha 0.6).
     """
     if source == "dense":
         density = dense_error_density(initial="uniform")
     elif source == "feedback":
-        density = feedback_error_density(cell_size, ema, rebuild_interval)
+        density = feedback_error_density(cell_size, ema, rebuild_interval,
+                                         rebuild_fraction=rebuild_fraction)
     elif source == "dense+feedback":
-        density = feedback_error_density(cell_size, ema, rebuild_interval, refreshable=True)
+        density = feedback_error_density(cell_size, ema, rebuild_interval, refreshable=True,
+                                         rebuild_fraction=rebuild_fraction)
     else:
         raise ValueError("error_map_sampler.source must be 'dense', 'feedback' or "
                          f"'dense+feedback', got {source!r}.")

@@ -45,7 +45,7 @@ def reseed(fraction: float = 0.5, density: Density | None = None,
     density = density if density is not None else edge_density()
 
     def init(domain, num_samples) -> ReseedState:
-        return ReseedState(density=density.init(domain), reseeded=jnp.zeros(()))
+        return ReseedState(density=density.init(domain, num_samples), reseeded=jnp.zeros(()))
 
     def update(state: ReseedState, pop: Population, inputs: MoveInputs, key: jax.Array):
         dens = density.observe(state.density, inputs.feedback, inputs.step)
