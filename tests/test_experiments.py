@@ -192,12 +192,12 @@ def test_photo_benchmark_dry_run_prints_one_table_and_resumes(tmp_path, capsys, 
     assert photos.main(["--outdir", str(out), "--dry_run"]) == 0
     text = capsys.readouterr().out
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["labels"] == ["uniform", "soft_mining", "official"]
+    assert summary["labels"] == ["uniform", "pixel_error_map", "official"]
     assert len(summary["images"]) == 2 and "**minimum**" in text and "**mean**" in text
     for row in summary["images"].values():
         assert row["samplers"]["uniform"]["step_ratio"] == pytest.approx(1.0)
         assert 0.1 <= row["baseline_top10_error_share"] <= 1.0
-        assert row["samplers"]["soft_mining"]["min_speedup"] is not None
+        assert row["samplers"]["pixel_error_map"]["min_speedup"] is not None
     # A second call reads the finished comparisons back instead of training again.
     assert photos.main(["--outdir", str(out), "--dry_run"]) == 0
     assert "[run" not in capsys.readouterr().out
@@ -219,7 +219,7 @@ def test_photo_benchmark_dry_run_prints_one_table_and_resumes(tmp_path, capsys, 
     assert "### Photographs (2 images; suite `photos`)" in text
     table = readme.read_text()
     assert "old" not in table and "2 Kodak crops (mean)" in table and table.endswith("rest\n")
-    assert text.count("| uniform |") == 1 and "| soft_mining |" in text
+    assert text.count("| uniform |") == 1 and "| pixel_error_map |" in text
     assert len(text.splitlines()) < 150
 
 

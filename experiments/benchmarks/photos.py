@@ -39,10 +39,9 @@ LARGE = {"pluto": DATA / "pluto" / "pluto.jpg", "albert": DATA / "albert" / "alb
 TASK_CONFIG = ROOT / "gin_configs" / "image" / "photo.gin"
 BUNDLED = "pluto_512.jpg"
 
-# The strongest uniform found by the learning-rate and loss-scale sweep (docs/results.md), the
-# shipped default, and the authors' code (current and before its 2025-12-01 gradient fix).
-BASELINE = "uniform"
-SAMPLERS = (BASELINE, "soft_mining", "official")
+# The strongest uniform found by the learning-rate and loss-scale sweep (photo_screen_cpu), the
+# image default, and the authors' code.
+SAMPLERS = ("uniform", "pixel_error_map", "official")
 
 
 def image_paths(selection: str) -> dict[str, pathlib.Path]:
@@ -84,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="step budget of Pluto and Albert (2048 px)")
     parser.add_argument("--large_eval_every", type=int, default=1000)
     parser.add_argument("--large_max_side", type=int, default=2048)
+    parser.add_argument("--large_bindings", action="append",
+                        default=["image_fitting_task.eval_pixels = 262144"],
+                        help="bindings for Pluto and Albert only (default: evaluate on a fixed "
+                             "subset of 2^18 pixels during training, every pixel at the end)")
     parser.add_argument("--min_milestone", type=int, default=1000,
                         help="the lowest speed-up is read at evaluations from this step on")
     parser.add_argument("--timing_rounds", type=int, default=6)
@@ -120,7 +123,8 @@ def run_image(args, name: str, path, outdir: pathlib.Path, large: bool) -> dict:
     every = args.large_eval_every if large else args.eval_every
     bindings = [f"image_fitting_task.path = '{path}'", *args.gin_bindings]
     if large:
-        bindings.append(f"image_fitting_task.max_side = {args.large_max_side}")
+        bindings += [f"image_fitting_task.max_side = {args.large_max_side}",
+                     *args.large_bindings]
     argv = ["--gin_configs", args.task_config, "--samplers", args.samplers,
             "--seeds", args.seeds, "--num_steps", str(steps), "--eval_every", str(every),
             "--timing_rounds", str(args.timing_rounds), "--timing_steps", str(args.timing_steps),
