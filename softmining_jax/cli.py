@@ -22,15 +22,24 @@ import gin
 
 from softmining_jax import configurables  # noqa: F401  (registers the gin names)
 
-# The built-in default run (same as gin_configs/image/default.gin): the bundled 512 px Pluto,
-# Langevin soft mining with the library's default settings, CPU-sized.
+# The built-in default run (same as gin_configs/image/default.gin): the bundled 512 px Pluto with
+# the image default (gin_configs/samplers/pixel_error_map.gin), CPU-sized.
 DEFAULT_BINDINGS = (
     "train_and_evaluate.task = @image_fitting_task()",
     "train_and_evaluate.batch_size = 512",
     "train_and_evaluate.num_steps = 3000",
     "train_and_evaluate.eval_every = 500",
     "train_and_evaluate.checkpoint_every = 1000",
-    "train_and_evaluate.sampler = @soft_mining_sampler()",
+    "train_and_evaluate.sampler = @error_map_sampler()",
+    "error_map_sampler.source = 'dense+feedback'",
+    "error_map_sampler.cell_size = 1",
+    "error_map_sampler.ema = 1.0",
+    "error_map_sampler.rebuild_fraction = 0.03125",
+    "error_map_sampler.uniform_fraction = 0.1",
+    "error_map_sampler.weights = @hard/WeightSchedule()",
+    "hard/WeightSchedule.alpha = 0.0",
+    "train_and_evaluate.dense_refresh = @per_epoch/DenseRefresh()",
+    "per_epoch/DenseRefresh.epochs = 1.0",
 )
 
 

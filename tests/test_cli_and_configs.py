@@ -53,7 +53,7 @@ def test_default_run_with_no_configs(tmp_path, capsys):
     out = _run(tmp_path, [], [*FAST, "image_fitting_task.max_side = 64"])
     assert out["step"] == 4
     assert "final eval PSNR" in capsys.readouterr().out
-    assert "soft_mining_sampler" in (tmp_path / "config.gin").read_text()
+    assert "error_map_sampler.source = 'dense+feedback'" in (tmp_path / "config.gin").read_text()
 
 
 def test_default_gin_file_equals_builtin_default():
