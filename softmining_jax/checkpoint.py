@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
@@ -60,12 +61,27 @@ def state_checksum(state: Any) -> str | None:
 
 
 def _non_finite(state: Any) -> bool:
-    """Whether any floating-point array of ``state`` holds NaN or inf."""
-    for leaf in jax.tree_util.tree_leaves(_keys_to_data(state)):
-        array = np.asarray(jax.device_get(leaf)) if isinstance(leaf, jax.Array) else leaf
-        if np.issubdtype(np.asarray(array).dtype, np.floating) and not np.all(np.isfinite(array)):
+    """Whether any floating-point array of ``state`` holds NaN or inf.
+
+    Arrays spread over several processes (multi-host) are checked with one jitted reduction
+    that every process runs (saving is collective), so all processes reach the same answer."""
+    floating = [leaf for leaf in jax.tree_util.tree_leaves(_keys_to_data(state))
+                if np.issubdtype(np.asarray(leaf).dtype if not isinstance(leaf, jax.Array)
+                                 else leaf.dtype, np.floating)]
+    spread = [leaf for leaf in floating
+              if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable]
+    if spread:
+        count = _count_non_finite(spread)
+        if int(np.asarray(count.addressable_data(0))) > 0:
             return True
-    return False
+    return any(not np.all(np.isfinite(np.asarray(jax.device_get(leaf)))) for leaf in floating
+               if not (isinstance(leaf, jax.Array) and not leaf.is_fully_addressable))
+
+
+@jax.jit
+def _count_non_finite(arrays: list[jax.Array]) -> jax.Array:
+    """Number of NaN or inf entries over ``arrays`` (a scalar, replicated on every device)."""
+    return sum(jnp.sum(~jnp.isfinite(a)) for a in arrays)
 
 
 def _complete(folder: pathlib.Path) -> bool:

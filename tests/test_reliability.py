@@ -28,6 +28,7 @@ BINDINGS = [
     f"train_and_evaluate.num_steps = {STEPS}",
     f"adam.num_steps = {STEPS}",
     "train_and_evaluate.optimizer = @adam()",
+    "train_and_evaluate.sampler = @soft_mining_sampler()",  # Langevin state in the checkpoints
     "train_and_evaluate.batch_size = 64",
     "train_and_evaluate.checkpoint_every = 2",  # saving dominates: kills often land mid-save
     "train_and_evaluate.max_checkpoints = 2",

@@ -194,7 +194,7 @@ def test_adam_bindings_apply_without_binding_the_optimizer(tmp_path):
     operative = (tmp_path / "b" / "config.gin").read_text()
     assert "adam.learning_rate = 0.005" in operative
     assert "adam.num_steps = 10" in operative or "adam.num_steps" not in operative
-    assert "soft_mining_sampler.step_size = 2.0" in operative  # the sampler's settings too
+    assert "error_map_sampler.source = 'dense+feedback'" in operative  # the sampler's too
 
 
 @pytest.mark.parametrize("binding, names", [
