@@ -192,7 +192,7 @@ def test_photo_benchmark_dry_run_prints_one_table_and_resumes(tmp_path, capsys, 
     assert photos.main(["--outdir", str(out), "--dry_run"]) == 0
     text = capsys.readouterr().out
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["labels"] == ["uniform", "pixel_error_map", "official"]
+    assert summary["labels"] == ["uniform", "pixel_error_map"]
     assert len(summary["images"]) == 2 and "**minimum**" in text and "**mean**" in text
     for row in summary["images"].values():
         assert row["samplers"]["uniform"]["step_ratio"] == pytest.approx(1.0)

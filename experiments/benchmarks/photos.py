@@ -41,7 +41,7 @@ BUNDLED = "pluto_512.jpg"
 
 # The strongest uniform found by the learning-rate and loss-scale sweep (photo_screen_cpu), the
 # image default, and the authors' code.
-SAMPLERS = ("uniform", "pixel_error_map", "official")
+SAMPLERS = ("uniform", "pixel_error_map")
 
 
 def image_paths(selection: str) -> dict[str, pathlib.Path]:
