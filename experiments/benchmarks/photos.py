@@ -39,8 +39,8 @@ LARGE = {"pluto": DATA / "pluto" / "pluto.jpg", "albert": DATA / "albert" / "alb
 TASK_CONFIG = ROOT / "gin_configs" / "image" / "photo.gin"
 BUNDLED = "pluto_512.jpg"
 
-# The strongest uniform found by the learning-rate and loss-scale sweep (photo_screen_cpu), the
-# image default, and the authors' code.
+# The strongest uniform found by the learning-rate and loss-scale sweep (photo_screen_cpu, see
+# docs/negative_results.md) and the image default.
 SAMPLERS = ("uniform", "pixel_error_map")
 
 

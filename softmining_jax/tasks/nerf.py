@@ -101,11 +101,15 @@ class NerfTask:
         self.eval_indices = np.unique(np.linspace(0, n_test - 1, count).round().astype(int))
         self.eval_chunk = int(eval_chunk)
         self.video_frames = int(video_frames)
+        self.lpips_off = "off: lpips=None was passed"
         if lpips == "auto":  # on when the weights are installed and the views are big enough
             from softmining_jax import lpips as lpips_lib
 
             big = min(scene.height, scene.width) >= lpips_lib.MIN_SIDE
-            lpips = lpips_lib.lpips_metric() if big and lpips_lib.lpips_available() else None
+            available = lpips_lib.lpips_available()
+            lpips = lpips_lib.lpips_metric() if big and available else None
+            self.lpips_off = (LPIPS_OFF if not available else
+                              f"off: the views are smaller than {lpips_lib.MIN_SIDE} px")
         self.lpips = lpips
         self._render_chunk = jax.jit(self._render_pixels)
 
@@ -155,7 +159,7 @@ class NerfTask:
         summary = {"psnr_mean": float(np.mean(scores["psnr"])),
                    "ssim_mean": float(np.mean(scores["ssim"]))}
         if self.lpips is None:
-            summary["lpips"] = LPIPS_OFF
+            summary["lpips"] = self.lpips_off
         else:
             for record, value in zip(per_view, scores["lpips"], strict=True):
                 record["lpips"] = value
