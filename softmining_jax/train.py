@@ -285,5 +285,5 @@ def _finish(run: Run) -> dict[str, Any]:
                                                   run.workdir) or {})}
         write_atomically(run.workdir / "final_metrics.json", json.dumps(last, indent=2))
     if math.isfinite(last.get("eval_psnr", math.nan)):
-        log.info("final eval PSNR %.2f dB", last["eval_psnr"])
+        log.debug("final eval PSNR %.2f dB", last["eval_psnr"])
     return last
