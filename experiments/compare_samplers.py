@@ -150,9 +150,11 @@ def time_steps(args, variants) -> dict[str, dict[str, float]]:
                 refresh_times[label].append(time.perf_counter() - t)
                 per_step += refresh_times[label][-1] / s["every"]
             times[label].append(per_step)
-    return rebase_timing({label: {"rounds_s": t, **({"refresh_median_s": float(np.median(
-        refresh_times[label]))} if refresh_times[label] else {})} for label, t in times.items()},
-        variants[0][0])
+    timing = {label: {"rounds_s": t} for label, t in times.items()}
+    for label, seconds in refresh_times.items():
+        if seconds:
+            timing[label]["refresh_median_s"] = float(np.median(seconds))
+    return rebase_timing(timing, variants[0][0])
 
 
 def rebase_timing(timing: dict, base: str) -> dict:

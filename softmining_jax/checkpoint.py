@@ -65,17 +65,16 @@ def _non_finite(state: Any) -> bool:
 
     Arrays spread over several processes (multi-host) are checked with one jitted reduction
     that every process runs (saving is collective), so all processes reach the same answer."""
-    floating = [leaf for leaf in jax.tree_util.tree_leaves(_keys_to_data(state))
-                if np.issubdtype(np.asarray(leaf).dtype if not isinstance(leaf, jax.Array)
-                                 else leaf.dtype, np.floating)]
-    spread = [leaf for leaf in floating
-              if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable]
-    if spread:
-        count = _count_non_finite(spread)
-        if int(np.asarray(count.addressable_data(0))) > 0:
-            return True
-    return any(not np.all(np.isfinite(np.asarray(jax.device_get(leaf)))) for leaf in floating
-               if not (isinstance(leaf, jax.Array) and not leaf.is_fully_addressable))
+    spread, local = [], []
+    for leaf in jax.tree_util.tree_leaves(_keys_to_data(state)):
+        if not np.issubdtype(leaf.dtype if isinstance(leaf, jax.Array)
+                             else np.asarray(leaf).dtype, np.floating):
+            continue
+        on_many = isinstance(leaf, jax.Array) and not leaf.is_fully_addressable
+        (spread if on_many else local).append(leaf)
+    if spread and int(np.asarray(_count_non_finite(spread).addressable_data(0))) > 0:
+        return True
+    return any(not np.all(np.isfinite(np.asarray(jax.device_get(leaf)))) for leaf in local)
 
 
 @jax.jit

@@ -32,9 +32,8 @@ DensityState = Any
 
 class Density(NamedTuple):
     """``init(domain, num_samples) -> state``; ``draw(state, key, num, image_ids) -> Samples``
-    (``image_ids``
-    ``(num,)`` or None: the image is drawn too); ``observe(state, feedback, step) -> state`` (the
-    training feedback of a step); ``refresh(state, dense_l1) -> state`` or None."""
+    (``image_ids`` ``(num,)`` or None: the image is drawn too); ``observe(state, feedback, step)
+    -> state`` (the training feedback of a step); ``refresh(state, dense_l1) -> state`` or None."""
 
     init: Callable[[Domain, int], DensityState]
     draw: Callable[[DensityState, jax.Array, int, jax.Array | None], Samples]
@@ -105,9 +104,14 @@ class FeedbackMapState:
 
     @property
     def errors(self) -> jax.Array:
-        """``(R, C)`` the map's error per cell: unobserved cells count as 1 (above any L1 error
-        of colours in ``[0, 1]``, so they are drawn first)."""
-        return jnp.where(self.grid < 0, 1.0, self.grid)
+        """``(R, C)`` the map's error per cell (see :func:`_observed_errors`)."""
+        return _observed_errors(self.grid)
+
+
+def _observed_errors(grid: jax.Array) -> jax.Array:
+    """``grid`` with unobserved cells (-1) counted as error 1: above any L1 error of colours in
+    ``[0, 1]``, so they are drawn first."""
+    return jnp.where(grid < 0, 1.0, grid)
 
 
 def _batch_means(idx: jax.Array, values: jax.Array, ok: jax.Array):
@@ -150,8 +154,7 @@ def feedback_error_density(cell_size: int = 16, ema: float = 0.1, rebuild_interv
         raise ValueError(f"ema must be in (0, 1], got {ema}.")
 
     def rebuild(layout: dist_lib.GridLayout, grid: jax.Array) -> dist_lib.CellDistribution:
-        errors = jnp.where(grid < 0, 1.0, grid)
-        return dist_lib.from_masses(layout, errors * jnp.asarray(layout.cell_areas))
+        return dist_lib.from_masses(layout, _observed_errors(grid) * jnp.asarray(layout.cell_areas))
 
     def init(domain: Domain, num_samples: int) -> FeedbackMapState:
         layout = dist_lib.GridLayout(domain.sizes, int(cell_size))
