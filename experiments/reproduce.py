@@ -10,6 +10,9 @@ on, so later changes of a task config do not move it:
   suite.gin`` and passed as the task config);
 * ``args``: the script's other arguments (samplers, seeds, steps, evaluation interval, timing).
 
+A *group* file has ``about`` and ``suites`` (a list of suite names) instead: it runs those
+suites one after another (``python experiments/reproduce.py methods_cpu``).
+
 ``--list`` shows the suites, ``--dry_run`` prints the command without running it, and arguments
 after ``--`` are passed on (e.g. ``-- --seeds 0 --resume``). ``python
 experiments/write_results_page.py`` then assembles ``docs/results.md`` from the suites' outputs.
@@ -30,13 +33,18 @@ SCRIPTS = {"compare_samplers": "--gin_configs", "photos": "--task_config"}
 sys.path.insert(0, str(ROOT))
 
 
-def load_suite(name: str) -> dict:
-    """The suite ``name`` (``experiments/suites/NAME.json``), checked for its fields."""
+def load_suite(name: str, group: bool = False) -> dict:
+    """The suite ``name`` (``experiments/suites/NAME.json``), checked for its fields; with
+    ``group`` a group file (``about`` and ``suites``) is returned as it is."""
     path = SUITES_DIR / f"{name}.json"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in SUITES_DIR.glob("*.json")))
         raise SystemExit(f"error: no suite named {name!r} (known: {known}).")
     suite = json.loads(path.read_text())
+    if group and "suites" in suite:
+        for member in suite["suites"]:
+            load_suite(member)
+        return suite
     missing = {"about", "script", "config", "args"} - set(suite)
     if missing or suite["script"] not in SCRIPTS:
         raise SystemExit(f"error: {path} needs the fields about, script ({' or '.join(SCRIPTS)}),"
@@ -66,6 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.list or args.suite is None:
         for path in sorted(SUITES_DIR.glob("*.json")):
             print(f"{path.stem:28s} {json.loads(path.read_text())['about']}")
+        return 0
+    members = load_suite(args.suite, group=True).get("suites")
+    if members is not None:
+        for member in members:
+            code = main([member, *(["--dry_run"] if args.dry_run else []), "--", *extra])
+            if code:
+                return code
         return 0
     script, script_argv, config = command(args.suite, extra)
     print(f"python experiments/{'benchmarks/' if script == 'photos' else ''}{script}.py "

@@ -127,6 +127,46 @@ def compare_section(name: str, folder: pathlib.Path, title: str) -> list[str]:
     return lines
 
 
+def _member_rows(suite: dict, folder: pathlib.Path) -> dict[str, str] | None:
+    """``label -> "step, wall-clock (time per step)"`` ratios of one member suite of a group
+    (photo benchmark: means over images), or None without results."""
+    out = {}
+    if suite["script"] == "photos" and (folder / "summary.json").is_file():
+        rows = json.loads((folder / "summary.json").read_text())["images"].values()
+        for lab in next(iter(rows))["samplers"]:
+            per = [r["samplers"][lab] for r in rows]
+            times = [p.get("time_ratio") for p in per if p.get("time_ratio")]
+            out[lab] = (f"{np.mean([p['step_ratio'] for p in per]):.2f}x, "
+                        f"{np.mean([p['wallclock_ratio'] or 0.0 for p in per]):.2f}x "
+                        f"({_fmt(np.mean(times) if times else None)})")
+    elif suite["script"] == "compare_samplers" and (folder / "results.json").is_file():
+        for lab, r in json.loads((folder / "results.json").read_text())["summary"][
+                "samplers"].items():
+            out[lab] = (f"{r['step_ratio']:.2f}x, {_fmt(r['wallclock_ratio'])} "
+                        f"({_fmt(r['time_ratio'])})")
+    return out or None
+
+
+def group_section(name: str, group: dict, results: pathlib.Path) -> list[str] | None:
+    """A group of suites as one table: methods as rows, one column per member suite."""
+    members = {m: _member_rows(reproduce.load_suite(m), results / m) for m in group["suites"]}
+    done = {m: rows for m, rows in members.items() if rows}
+    if not done:
+        return None
+    labels = list(dict.fromkeys(lab for rows in done.values() for lab in rows))
+    lines = [f"### {group['about']} (group `{name}`)", "",
+             "Each cell: step ratio, wall-clock ratio (per-step time ratio) against the member "
+             "suite's first sampler, the strongest uniform; photographs: means over images. "
+             f"{_command(name)}; not run: "
+             + (", ".join(f"`{m}`" for m in members if m not in done) or "none") + ".", "",
+             "| method | " + " | ".join(f"`{m}`" for m in done) + " |",
+             "|---|" + "---|" * len(done)]
+    for lab in labels:
+        lines.append(f"| {lab} | " + " | ".join(rows.get(lab, "-") for rows in done.values())
+                     + " |")
+    return lines
+
+
 def headline(results: pathlib.Path) -> list[str] | None:
     """Five rows for the README: the default on the Kodak crops (means over images), Pluto and
     Albert, and soft mining on chair and mic, each against its strongest uniform."""
@@ -197,9 +237,15 @@ def main(argv=None) -> int:
              "dropped are in [negative_results.md](negative_results.md).", ""]
     missing = []
     for name in names:
-        suite = reproduce.load_suite(name)
+        suite = reproduce.load_suite(name, group=True)
         folder = results / name
-        if suite["script"] == "photos" and (folder / "summary.json").is_file():
+        if "suites" in suite:
+            section = group_section(name, suite, results)
+            if section:
+                lines += ["", *section]
+            else:
+                missing.append(name)
+        elif suite["script"] == "photos" and (folder / "summary.json").is_file():
             lines += ["", *photo_section(name, folder, img)]
         elif suite["script"] == "compare_samplers" and (folder / "results.json").is_file():
             lines += ["", *compare_section(name, folder, suite["about"])]

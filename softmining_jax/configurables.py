@@ -4,7 +4,8 @@ Registered names (usable in ``.gin`` files and ``--gin_bindings``): ``train_and_
 ``adam``, ``DenseRefresh``, ``image_fitting_task``, ``ImageField``, ``blender_task``, ``llff_task``,
 ``RadianceField``, ``ProposalField``, ``load_image``, ``lpips_metric``, ``WeightSchedule``,
 ``official_weight_schedule`` and the samplers ``uniform_sampler``, ``soft_mining_sampler``,
-``hard_mining_sampler``, ``importance_sampler``, ``official_sampler``, ``error_map_sampler``.
+``hard_mining_sampler``, ``importance_sampler``, ``official_sampler``, ``error_map_sampler``,
+``int_sampler``, ``evos_sampler``, ``expansive_sampler``, ``hsm_sampler``.
 """
 
 from __future__ import annotations
@@ -175,5 +176,6 @@ gin.external_configurable(lpips_metric, "lpips_metric")
 gin.external_configurable(samplers.WeightSchedule, "WeightSchedule")
 gin.external_configurable(samplers.official_weight_schedule, "official_weight_schedule")
 for _name in ("uniform_sampler", "soft_mining_sampler", "hard_mining_sampler",
-              "importance_sampler", "official_sampler", "error_map_sampler"):
+              "importance_sampler", "official_sampler", "error_map_sampler", "int_sampler",
+              "evos_sampler", "expansive_sampler", "hsm_sampler"):
     gin.external_configurable(getattr(samplers, _name), _name)

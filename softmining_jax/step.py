@@ -5,6 +5,9 @@ Data flow of one step (one jitted function, no host round trip)::
     sampler.sample -> (snap to pixel centres) -> task.targets -> task.predict -> per-sample err / Q
     -> sampler.loss_weights -> value_and_grad over (params, positions) -> optimizer update
     -> sampler.update(feedback)
+
+A sampler with ``select`` (online hard-sample mining) adds a forward pass without gradients over
+the sampled positions and back-propagates only the subset it selects.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import optax
 from flax import struct
 
 from softmining_jax import metrics
-from softmining_jax.samplers import Feedback, Sampler
+from softmining_jax.samplers import Feedback, Sampler, Samples
 from softmining_jax.tasks import target_rule
 from softmining_jax.tasks.base import Task
 
@@ -102,15 +105,19 @@ def make_train_step(
     centres = target_rule.task_rule(task) == target_rule.PIXEL_CENTRES
     sizes = task.domain.sizes
 
-    def loss_fn(params, positions, image_ids, sampler_state, key):
+    def errors(params, positions, image_ids, key):
         if centres:  # the task's rule: train where it evaluates (gradient reaches the position)
             positions = target_rule.snap_to_pixel_centres(positions, image_ids, sizes)
         pred, aux_loss, *rest = task.predict(params, positions, image_ids, key)
         points = jax.lax.stop_gradient(rest[0]) if rest else None
         diff = pred - task.targets(positions, image_ids)
-        err = jnp.mean(diff * diff, axis=-1)
         l1 = jax.lax.stop_gradient(jnp.mean(jnp.abs(diff), axis=-1))
-        w = jax.lax.stop_gradient(sampler.loss_weights(sampler_state, l1))
+        return jnp.mean(diff * diff, axis=-1), l1, aux_loss, points
+
+    def loss_fn(params, positions, image_ids, sampler_state, key, weights=None):
+        err, l1, aux_loss, points = errors(params, positions, image_ids, key)
+        w = sampler.loss_weights(sampler_state, l1) if weights is None else weights
+        w = jax.lax.stop_gradient(w)
         loss = jnp.mean(w * err) + aux_loss
         return loss, (err, l1, w, points)
 
@@ -119,8 +126,16 @@ def make_train_step(
     def step(state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
         key, k_sample, k_predict, k_update = jax.random.split(state.key, 4)
         samples = sampler.sample(state.sampler_state, k_sample)
+        weights, candidate_err = None, None
+        if sampler.select is not None:  # first forward pass without gradients, then a subset
+            k_first, k_select, k_predict = jax.random.split(k_predict, 3)
+            candidate_err = jax.lax.stop_gradient(errors(
+                state.params, samples.positions, samples.image_ids, k_first)[0])
+            chosen, weights = sampler.select(state.sampler_state, candidate_err, k_select)
+            samples = Samples(samples.positions[chosen], samples.image_ids[chosen])
         (loss, (err, l1, w, points)), (g_params, g_pos) = grad_fn(
-            state.params, samples.positions, samples.image_ids, state.sampler_state, k_predict)
+            state.params, samples.positions, samples.image_ids, state.sampler_state, k_predict,
+            weights)
         n = err.shape[0]
         error_grads = g_pos * (n / jnp.maximum(w, _TINY))[:, None]
         g_params, loss = mean_over_devices((g_params, loss))
@@ -137,7 +152,7 @@ def make_train_step(
         sampler_state = sampler.update(
             state.sampler_state, Feedback(samples, err, l1, error_grads, points), k_update
         )
-        mse = mean_over_devices(jnp.mean(err))
+        mse = mean_over_devices(jnp.mean(err if candidate_err is None else candidate_err))
         out = dict(loss=loss, mse=mse, train_psnr=metrics.mse_to_psnr(mse),
                    weight_mean=mean_over_devices(jnp.mean(w)))
         out.update(mean_over_devices(sampler.diagnostics(sampler_state)))

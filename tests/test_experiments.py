@@ -141,7 +141,20 @@ def test_interleaved_timing_charges_the_dense_refresh(tmp_path, monkeypatch):
     assert refresh > 0 and timing["dense"]["median_s"] >= refresh / 10
 
 
-SUITE_NAMES = sorted(p.stem for p in reproduce.SUITES_DIR.glob("*.json"))
+SUITE_NAMES = sorted(p.stem for p in reproduce.SUITES_DIR.glob("*.json")
+                     if "suites" not in json.loads(p.read_text()))
+GROUP_NAMES = sorted(p.stem for p in reproduce.SUITES_DIR.glob("*.json")
+                     if "suites" in json.loads(p.read_text()))
+
+
+@pytest.mark.parametrize("name", GROUP_NAMES)
+def test_every_group_runs_its_member_suites_in_order(name, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    group = reproduce.load_suite(name, group=True)
+    assert reproduce.main([name, "--dry_run"]) == 0
+    printed = [line for line in capsys.readouterr().out.splitlines() if "--outdir" in line]
+    assert [line.split("--outdir experiments/results/")[1].split()[0] for line in printed] == \
+        group["suites"]
 
 
 @pytest.mark.parametrize("name", SUITE_NAMES)
@@ -208,6 +221,10 @@ def test_photo_benchmark_dry_run_prints_one_table_and_resumes(tmp_path, capsys, 
     suites.mkdir()
     (suites / "photos.json").write_text(json.dumps({
         "about": "photos", "script": "photos", "config": ["x = 1"], "args": []}))
+    (suites / "methods.json").write_text(json.dumps({
+        "about": "methods", "suites": ["photos", "nerf"]}))
+    (suites / "nerf.json").write_text(json.dumps({
+        "about": "nerf", "script": "compare_samplers", "config": ["x = 1"], "args": []}))
     monkeypatch.setattr(reproduce, "SUITES_DIR", suites)
     page = tmp_path / "docs" / "results.md"
     readme = tmp_path / "README.md"
@@ -217,9 +234,13 @@ def test_photo_benchmark_dry_run_prints_one_table_and_resumes(tmp_path, capsys, 
                                     "--readme", str(readme)]) == 0
     text = page.read_text()
     assert "### Photographs (2 images; suite `photos`)" in text
+    group = text.split("(group `methods`)")[1]  # methods as rows, one column per member run
+    assert "not run: `nerf`" in group and "| pixel_error_map | " in group
+    assert "Not run yet (no results here): `nerf`." in text
     table = readme.read_text()
     assert "old" not in table and "2 Kodak crops (mean)" in table and table.endswith("rest\n")
-    assert text.count("| uniform |") == 1 and "| pixel_error_map |" in text
+    photo_section = text.split("### Photographs")[1]
+    assert photo_section.count("| uniform |") == 1 and "| pixel_error_map |" in photo_section
     assert len(text.splitlines()) < 150
 
 

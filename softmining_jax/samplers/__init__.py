@@ -1,6 +1,8 @@
 """Pure-functional samplers: state pytrees and init/sample/loss_weights/update functions.
 
-Mining samplers are chains of small moves over a persistent population
+Other data-selection methods of the literature (INT, EVOS, Expansive Supervision, online
+hard-sample mining) are in :mod:`~softmining_jax.samplers.int_teaching`, ``evos``,
+``expansive`` and ``hsm``. Mining samplers are chains of small moves over a persistent population
 (:mod:`softmining_jax.samplers.population`, :mod:`softmining_jax.samplers.moves`); new ideas
 start in :mod:`softmining_jax.samplers.contrib`.
 """
@@ -15,6 +17,10 @@ from softmining_jax.samplers.densities import (
 )
 from softmining_jax.samplers.domain import Domain, ViewCameras
 from softmining_jax.samplers.error_map import error_map_sampler
+from softmining_jax.samplers.evos import evos_sampler
+from softmining_jax.samplers.expansive import expansive_sampler
+from softmining_jax.samplers.hsm import hsm_sampler
+from softmining_jax.samplers.int_teaching import int_sampler
 from softmining_jax.samplers.moves import langevin, reseed, uniform_restart, view_hop
 from softmining_jax.samplers.official import official_sampler
 from softmining_jax.samplers.population import (
@@ -51,9 +57,13 @@ __all__ = [
     "dense_error_density",
     "edge_density",
     "error_map_sampler",
+    "evos_sampler",
+    "expansive_sampler",
     "feedback_error_density",
     "hard_mining_sampler",
+    "hsm_sampler",
     "importance_sampler",
+    "int_sampler",
     "langevin",
     "official_sampler",
     "official_weight_schedule",

@@ -59,6 +59,7 @@ LossWeightsFn = Callable[[SamplerState, jax.Array], jax.Array]
 UpdateFn = Callable[[SamplerState, Feedback, jax.Array], SamplerState]
 RefreshFn = Callable[[SamplerState, Sequence[jax.Array]], SamplerState]
 DiagnosticsFn = Callable[[SamplerState], dict[str, jax.Array]]
+SelectFn = Callable[[SamplerState, jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
 
 
 def no_diagnostics(state: SamplerState) -> dict[str, jax.Array]:
@@ -85,6 +86,11 @@ class Sampler(NamedTuple):
       target_rule: the task target rule this sampler assumes (``"pixel_centres"`` or
         ``"continuous"``, see :mod:`softmining_jax.tasks.target_rule`), or None: any. The train
         loop refuses a task with another rule.
+      select: ``select(state, errors, key) -> (indices (K,), weights (K,))`` or None. With it the
+        step is "two forward passes, one backward": the ``N`` sampled positions are first
+        evaluated without gradients (``errors`` ``(N,)``), then only the ``K`` chosen ones are
+        evaluated again and back-propagated, with these loss weights (``loss_weights`` is not
+        used), and ``update`` receives the feedback of those ``K``.
     """
 
     init: InitFn
@@ -94,3 +100,4 @@ class Sampler(NamedTuple):
     refresh: RefreshFn | None = None
     diagnostics: DiagnosticsFn = no_diagnostics
     target_rule: str | None = None
+    select: SelectFn | None = None
