@@ -169,7 +169,7 @@ def sphere(tmp_path_factory):
     return load_blender(root, near=1.5, far=4.5)
 
 
-@pytest.mark.parametrize("name", list(METHODS))
+@pytest.mark.parametrize("name", ["evos", "expansive", "hsm"])  # int ranks like evos
 def test_every_method_trains_a_scene(name, sphere, tmp_path):
     task = NerfTask(sphere, num_proposal_samples=8, num_samples=8, eval_views=1, video_frames=0,
                     field=functools.partial(RadianceField, num_levels=4, log2_table_size=10,
