@@ -127,24 +127,24 @@ def compare_section(name: str, folder: pathlib.Path, title: str) -> list[str]:
     return lines
 
 
-def _member_rows(suite: dict, folder: pathlib.Path) -> dict[str, str] | None:
-    """``label -> "step, wall-clock (time per step)"`` ratios of one member suite of a group
-    (photo benchmark: means over images), or None without results."""
+def _member_rows(suite: dict, folder: pathlib.Path) -> dict[str, tuple[float, float, float]]:
+    """``label -> (step ratio, wall-clock ratio, per-step time ratio)`` of one member suite of a
+    group (photo benchmark: means over images); empty without results."""
     out = {}
     if suite["script"] == "photos" and (folder / "summary.json").is_file():
         rows = json.loads((folder / "summary.json").read_text())["images"].values()
         for lab in next(iter(rows))["samplers"]:
             per = [r["samplers"][lab] for r in rows]
-            times = [p.get("time_ratio") for p in per if p.get("time_ratio")]
-            out[lab] = (f"{np.mean([p['step_ratio'] for p in per]):.2f}x, "
-                        f"{np.mean([p['wallclock_ratio'] or 0.0 for p in per]):.2f}x "
-                        f"({_fmt(np.mean(times) if times else None)})")
+            times = [p["time_ratio"] for p in per if p.get("time_ratio")]
+            out[lab] = (float(np.mean([p["step_ratio"] for p in per])),
+                        float(np.mean([p["wallclock_ratio"] or 0.0 for p in per])),
+                        float(np.mean(times)) if times else float("nan"))
     elif suite["script"] == "compare_samplers" and (folder / "results.json").is_file():
-        for lab, r in json.loads((folder / "results.json").read_text())["summary"][
-                "samplers"].items():
-            out[lab] = (f"{r['step_ratio']:.2f}x, {_fmt(r['wallclock_ratio'])} "
-                        f"({_fmt(r['time_ratio'])})")
-    return out or None
+        summary = json.loads((folder / "results.json").read_text())["summary"]
+        for lab, r in summary["samplers"].items():
+            out[lab] = (r["step_ratio"], r["wallclock_ratio"] or 0.0,
+                        r["time_ratio"] or float("nan"))
+    return out
 
 
 def group_section(name: str, group: dict, results: pathlib.Path) -> list[str] | None:
@@ -162,8 +162,16 @@ def group_section(name: str, group: dict, results: pathlib.Path) -> list[str] | 
              "| method | " + " | ".join(f"`{m}`" for m in done) + " |",
              "|---|" + "---|" * len(done)]
     for lab in labels:
-        lines.append(f"| {lab} | " + " | ".join(rows.get(lab, "-") for rows in done.values())
-                     + " |")
+        cells = [f"{_fmt(r[lab][0])}, {_fmt(r[lab][1])} ({_fmt(r[lab][2])})" if lab in r else "-"
+                 for r in done.values()]
+        lines.append(f"| {lab} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for member, rows in done.items():  # the factual summary: who is fastest where
+        best_steps = max(rows, key=lambda lab: rows[lab][0])
+        best_wall = max(rows, key=lambda lab: rows[lab][1])
+        lines.append(f"- `{member}`: most steps saved by `{best_steps}` "
+                     f"({_fmt(rows[best_steps][0])}), fastest in wall-clock `{best_wall}` "
+                     f"({_fmt(rows[best_wall][1])}).")
     return lines
 
 

@@ -236,6 +236,7 @@ def test_photo_benchmark_dry_run_prints_one_table_and_resumes(tmp_path, capsys, 
     assert "### Photographs (2 images; suite `photos`)" in text
     group = text.split("(group `methods`)")[1]  # methods as rows, one column per member run
     assert "not run: `nerf`" in group and "| pixel_error_map | " in group
+    assert "- `photos`: most steps saved by `" in group
     assert "Not run yet (no results here): `nerf`." in text
     table = readme.read_text()
     assert "old" not in table and "2 Kodak crops (mean)" in table and table.endswith("rest\n")
