@@ -196,3 +196,26 @@ def test_feedback_is_ignored_by_the_ranked_samplers():
     b = sampler.update(state, nan._replace(errors=jnp.ones(16)), jax.random.key(5))
     np.testing.assert_array_equal(sampler.sample(a, None).positions,
                                   sampler.sample(b, None).positions)
+
+
+@pytest.mark.parametrize("name", ["int_sampler", "evos_sampler", "expansive_sampler",
+                                  "hsm_sampler"])
+def test_every_method_trains_through_the_cli_with_one_binding(name, tmp_path):
+    import gin
+
+    from softmining_jax import cli
+
+    try:
+        code = cli.main([f"--gin_bindings=train_and_evaluate.sampler = @{name}()",
+                         "--gin_bindings=train_and_evaluate.num_steps = 4",
+                         "--gin_bindings=train_and_evaluate.eval_every = 4",
+                         "--gin_bindings=train_and_evaluate.plots = False",
+                         "--gin_bindings=train_and_evaluate.tensorboard = False",
+                         "--gin_bindings=image_fitting_task.max_side = 48",
+                         "--gin_bindings=ImageField.num_levels = 4",
+                         "--gin_bindings=ImageField.log2_table_size = 10",
+                         f"--workdir={tmp_path}", "--quiet"])
+    finally:
+        gin.clear_config()
+    assert code == 0
+    assert f"train_and_evaluate.sampler = @{name}()" in (tmp_path / "config.gin").read_text()
