@@ -34,13 +34,16 @@ def _params(workdir: pathlib.Path, task, sampler, batch):
     return state
 
 
-@pytest.mark.parametrize("name", ["soft_mining", "error_map", "error_map_strided", "official"])
+@pytest.mark.parametrize("name", ["soft_mining", "error_map", "error_map_strided", "official",
+                                  "evos", "hsm"])
 def test_resume_equals_uninterrupted(tmp_path, name):
     make = {
         "soft_mining": samplers.soft_mining_sampler,
         "error_map": samplers.error_map_sampler,
         "error_map_strided": samplers.error_map_sampler,
         "official": samplers.official_sampler,
+        "evos": samplers.evos_sampler,  # a ranking from the dense refresh and a draw key
+        "hsm": samplers.hsm_sampler,  # the select step
     }[name]
     # The refresh phase (which pixel of each block is rendered) must continue on resume.
     refresh = DenseRefresh(every=10, stride=2 if name == "error_map_strided" else 1)
