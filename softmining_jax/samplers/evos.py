@@ -15,7 +15,13 @@ uniformly from the rest. Fitness is the latest dense L1 error map, refreshed by
 :class:`softmining_jax.hooks.DenseRefresh` (``gin_configs/samplers/evos.gin``: once per epoch of
 samples; the code's interval falls from 100 to 50 full-batch iterations). Not reproduced: the
 Laplacian crossover (it needs the signed prediction of the whole image; the dense refresh gives
-the L1 error), and the code's cross-frequency loss.
+the L1 error; EVOS-INR's trainer weighs that term by ``1e-5`` unless ``lap_coff`` is set, the
+Expansive-Supervision copy by ``1e5``), and the code's cross-frequency loss.
+
+Their soft-mining baseline (``strategy="soft"`` in EVOS-INR's image trainer) trains on a batch of
+``use_ratio`` of all pixels per step, with the authors' LMC (``a``, ``b`` as published, 10%
+lowest-loss re-seed, 10% uniform) and its positions rounded to whole pixels; the loss weights
+follow the 2024 code (drift divided by the weight): our ``official`` with ``version='2024'``.
 """
 
 from __future__ import annotations
