@@ -114,8 +114,9 @@ def compare_section(name: str, folder: pathlib.Path, title: str) -> list[str]:
     results = json.loads((folder / "results.json").read_text())
     s = results["summary"]
     lines = [f"### {title} (suite `{name}`)", "",
-             f"Baseline `{s['baseline']}`: {s.get('baseline_spec', s['baseline'])}; its final "
-             f"PSNR {s['target_psnr']:.2f} dB is the target. Seeds {results['args']['seeds']}, "
+             f"Baseline `{s['baseline']}`: {s.get('baseline_spec', s['baseline'])};",
+             f"its final PSNR {s['target_psnr']:.2f} dB is the target. "
+             f"Seeds {results['args']['seeds']}, "
              f"{results['args']['num_steps']} steps; code {results.get('code', '?')}; "
              f"{_command(name)}.", "",
              "| sampler | final PSNR (dB) | step ratio (per seed) | time per step | wall-clock "
