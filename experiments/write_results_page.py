@@ -38,6 +38,13 @@ def _command(name: str) -> str:
     return f"`python experiments/reproduce.py {name}`"
 
 
+def _image_ratios(per: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """Step and wall-clock ratios of one sampler over images (a wall-clock ratio that could not
+    be computed counts as 0)."""
+    return (np.asarray([p["step_ratio"] for p in per], float),
+            np.asarray([p["wallclock_ratio"] or 0.0 for p in per], float))
+
+
 def photo_section(name: str, folder: pathlib.Path, img: pathlib.Path) -> list[str]:
     """The photo benchmark: samplers as rows (means and minima over images), then the default's
     row per image, and the mean PSNR-vs-seconds figure."""
@@ -55,8 +62,7 @@ def photo_section(name: str, folder: pathlib.Path, img: pathlib.Path) -> list[st
     for lab in labels:
         per = [r["samplers"][lab] for r in rows.values()]
         psnr = np.mean([p["final_psnr"] for p in per])
-        step = [p["step_ratio"] for p in per]
-        wall = [p["wallclock_ratio"] or 0.0 for p in per]
+        step, wall = _image_ratios(per)
         low = [p["min_speedup"] for p in per if p["min_speedup"] is not None]
         lines.append(f"| {lab} | {psnr:.2f} | {np.mean(step):.2f}x ({np.min(step):.2f}x) | "
                      f"{np.mean(wall):.2f}x ({np.min(wall):.2f}x) | "
@@ -137,8 +143,8 @@ def _member_rows(suite: dict, folder: pathlib.Path) -> dict[str, tuple[float, fl
         for lab in next(iter(rows))["samplers"]:
             per = [r["samplers"][lab] for r in rows]
             times = [p["time_ratio"] for p in per if p.get("time_ratio")]
-            out[lab] = (float(np.mean([p["step_ratio"] for p in per])),
-                        float(np.mean([p["wallclock_ratio"] or 0.0 for p in per])),
+            step, wall = _image_ratios(per)
+            out[lab] = (float(np.mean(step)), float(np.mean(wall)),
                         float(np.mean(times)) if times else float("nan"))
     elif suite["script"] == "compare_samplers" and (folder / "results.json").is_file():
         summary = json.loads((folder / "results.json").read_text())["summary"]
@@ -187,9 +193,9 @@ def headline(results: pathlib.Path) -> list[str] | None:
         kodak = [r["samplers"][default] for n, r in summary["images"].items()
                  if n.startswith("kodim")]
         if kodak:
-            rows.append((f"{len(kodak)} Kodak crops (mean)", default,
-                         np.mean([k["step_ratio"] for k in kodak]),
-                         np.mean([k["wallclock_ratio"] or 0.0 for k in kodak]), "photos_cpu"))
+            step, wall = _image_ratios(kodak)
+            rows.append((f"{len(kodak)} Kodak crops (mean)", default, np.mean(step),
+                         np.mean(wall), "photos_cpu"))
         for image in ("pluto", "albert"):
             if image in summary["images"]:
                 r = summary["images"][image]["samplers"][default]
