@@ -49,7 +49,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from softmining_jax import cli, configurables  # noqa: E402
-from softmining_jax.samplers import soft_mining_sampler  # noqa: E402
+from softmining_jax.samplers import for_run, soft_mining_sampler  # noqa: E402
 from softmining_jax.step import init_train_state, make_train_step  # noqa: E402
 
 del configurables  # imported for its gin registrations
@@ -120,7 +120,7 @@ def time_steps(args, variants) -> dict[str, dict[str, float]]:
         configure(args, sampler_gin, extra, seed=0)
         bound = gin.get_bindings("train_and_evaluate")  # constructs task, sampler, optimizer
         task, batch = bound["task"], bound.get("batch_size", 512)
-        sampler = bound.get("sampler") or soft_mining_sampler()
+        sampler = for_run(bound.get("sampler") or soft_mining_sampler(), args.num_steps)
         optimizer = bound.get("optimizer") or gin.get_configurable("adam")(
             num_steps=args.num_steps)
         hook = bound.get("dense_refresh") or gin.get_configurable("DenseRefresh")()

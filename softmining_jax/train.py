@@ -25,7 +25,7 @@ from softmining_jax.checkpoint import Checkpointer, StructureMismatch, restore_r
 from softmining_jax.hooks import DenseRefresh, Evaluate, Hook, LogMetrics, Run, SaveCheckpoint
 from softmining_jax.optim import adam
 from softmining_jax.run_log import MetricsLog, write_atomically
-from softmining_jax.samplers import Sampler, soft_mining_sampler
+from softmining_jax.samplers import Sampler, for_run, soft_mining_sampler
 from softmining_jax.step import TrainState, all_finite, init_train_state, make_train_step
 from softmining_jax.tasks import target_rule
 from softmining_jax.tasks.base import Task
@@ -134,7 +134,8 @@ def train_and_evaluate(
                  "checkpoint_every": checkpoint_every, "max_checkpoints": max_checkpoints},
                 on_nonfinite, on_device_change)
     workdir = _writable(pathlib.Path(workdir))
-    sampler = sampler if sampler is not None else soft_mining_sampler()
+    sampler = for_run(sampler if sampler is not None else soft_mining_sampler(),
+                      max(num_steps, 1))
     target_rule.check_sampler_rule(task, sampler)
     optimizer = optimizer if optimizer is not None else adam(num_steps=max(num_steps, 1))
     dense_refresh = dense_refresh if dense_refresh is not None else DenseRefresh()

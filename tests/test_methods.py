@@ -72,6 +72,29 @@ def test_int_picks_exactly_the_top_error_pixels_and_widens_by_stage():
     np.testing.assert_array_equal(sampler.loss_weights(state, jnp.ones(256)), np.ones(256))
 
 
+@pytest.mark.parametrize("make", [
+    lambda steps=None: samplers.int_sampler(start_ratio=0.25, num_stages=3, num_steps=steps),
+    lambda steps=None: samplers.expansive_sampler(num_steps=steps)])
+def test_a_schedule_left_unset_spans_the_run(make):
+    """Unset, the schedule is the run's (the train loop applies ``for_run``); a step built by
+    hand refuses to start with one line naming the parameter."""
+    images = [np.asarray(_scores()[0] * 3, np.uint8), np.asarray(_scores()[1] * 3, np.uint8)]
+    domain = Domain.from_images(images)  # the sizes of SIZES, with edge priors
+    with pytest.raises(ValueError, match=r"_sampler\.num_steps is unset"):
+        make().init(jax.random.key(0), domain, 64)
+    explicit = make(30)
+    assert samplers.for_run(explicit, 999) is explicit  # a value set by hand is kept
+    seen = []
+    for sampler in (samplers.for_run(make(), 30), explicit):
+        state = sampler.init(jax.random.key(0), domain, 64)
+        if sampler.refresh is not None:  # INT ranks by the dense error map
+            state = sampler.refresh(state, _scores())
+        state = state.replace(step=jnp.asarray(12, jnp.int32))  # mid-schedule
+        seen.append((_draws(sampler, state, 5), sampler.loss_weights(state, jnp.ones(64))))
+    np.testing.assert_array_equal(seen[0][0], seen[1][0])
+    np.testing.assert_array_equal(seen[0][1], seen[1][1])
+
+
 def test_evos_keeps_the_fittest_and_mutates_at_the_stated_rate():
     sampler = samplers.evos_sampler(use_ratio=0.5, mutation_ratio=0.5)
     state = sampler.refresh(sampler.init(jax.random.key(1), Domain.from_sizes(SIZES), 512),
@@ -143,18 +166,18 @@ def test_hsm_step_back_propagates_only_the_selected_samples():
     assert int(state.step) == 5 and np.isfinite(float(metrics["mse"]))
 
 
-METHODS = {
-    "int": lambda steps: samplers.int_sampler(num_steps=steps),
-    "evos": lambda steps: samplers.evos_sampler(),
-    "expansive": lambda steps: samplers.expansive_sampler(num_steps=steps),
-    "hsm": lambda steps: samplers.hsm_sampler(),
+METHODS = {  # INT's and Expansive's schedules span the run (train_and_evaluate sets num_steps)
+    "int": samplers.int_sampler,
+    "evos": samplers.evos_sampler,
+    "expansive": samplers.expansive_sampler,
+    "hsm": samplers.hsm_sampler,
 }
 
 
 @pytest.mark.parametrize("name", list(METHODS))
 def test_every_method_trains_an_image_through_the_python_api(name, tmp_path):
     task = tiny_task()
-    out = train_and_evaluate(tmp_path, task, sampler=METHODS[name](60), batch_size=128,
+    out = train_and_evaluate(tmp_path, task, sampler=METHODS[name](), batch_size=128,
                              num_steps=60, eval_every=60, log_every=30, checkpoint_every=60,
                              optimizer=adam(learning_rate=1e-2, num_steps=60),
                              dense_refresh=DenseRefresh(every=20), progress=False,
@@ -177,7 +200,7 @@ def test_every_method_trains_a_scene(name, sphere, tmp_path):
                                             direction_frequencies=1),
                     proposal=functools.partial(ProposalField, num_levels=2, log2_table_size=8,
                                                max_resolution=16))
-    out = train_and_evaluate(tmp_path, task, sampler=METHODS[name](10), batch_size=64,
+    out = train_and_evaluate(tmp_path, task, sampler=METHODS[name](), batch_size=64,
                              num_steps=10, eval_every=10, log_every=5, checkpoint_every=10,
                              optimizer=adam(learning_rate=1e-2, num_steps=10),
                              dense_refresh=DenseRefresh(every=5), progress=False,

@@ -311,9 +311,9 @@ ALL_SAMPLERS = {
                                                     rebuild_interval=1),
     "error_map_dense_feedback": lambda: error_map_sampler(source="dense+feedback", cell_size=1,
                                                           ema=1.0, rebuild_interval=2),
-    "int": int_sampler,
+    "int": lambda: int_sampler(num_steps=50),
     "evos": evos_sampler,
-    "expansive": expansive_sampler,
+    "expansive": lambda: expansive_sampler(num_steps=50),
     "hsm": hsm_sampler,
 }
 

@@ -7,7 +7,7 @@ hard-sample mining) are in :mod:`~softmining_jax.samplers.int_teaching`, ``evos`
 start in :mod:`softmining_jax.samplers.contrib`.
 """
 
-from softmining_jax.samplers.base import Feedback, Sampler, Samples
+from softmining_jax.samplers.base import Feedback, Sampler, Samples, for_run
 from softmining_jax.samplers.densities import (
     Density,
     dense_error_density,
@@ -60,6 +60,7 @@ __all__ = [
     "evos_sampler",
     "expansive_sampler",
     "feedback_error_density",
+    "for_run",
     "hard_mining_sampler",
     "hsm_sampler",
     "importance_sampler",

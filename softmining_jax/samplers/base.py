@@ -91,6 +91,9 @@ class Sampler(NamedTuple):
         evaluated without gradients (``errors`` ``(N,)``), then only the ``K`` chosen ones are
         evaluated again and back-propagated, with these loss weights (``loss_weights`` is not
         used), and ``update`` receives the feedback of those ``K``.
+      for_run: ``for_run(num_steps) -> Sampler`` or None. A sampler whose schedule spans the run
+        (INT's stages, Expansive's loss-weight decay) when its own ``num_steps`` is left unset:
+        the train loop replaces it by ``for_run(num_steps)`` with the run's length.
     """
 
     init: InitFn
@@ -101,3 +104,21 @@ class Sampler(NamedTuple):
     diagnostics: DiagnosticsFn = no_diagnostics
     target_rule: str | None = None
     select: SelectFn | None = None
+    for_run: Callable[[int], Sampler] | None = None
+
+
+def for_run(sampler: Sampler, num_steps: int) -> Sampler:
+    """``sampler`` with its schedule spanning a run of ``num_steps`` steps (itself when it has
+    no run-length schedule, or its own ``num_steps`` was set)."""
+    return sampler if sampler.for_run is None else sampler.for_run(int(num_steps))
+
+
+def needs_run_length(name: str) -> InitFn:
+    """An ``init`` that refuses to start: ``name.num_steps`` is unset and no train loop set it."""
+
+    def init(key, domain, num_samples):
+        raise ValueError(f"{name}.num_steps is unset: pass it, or train with train_and_evaluate "
+                         "(which sets it to the run's num_steps); for a step built by hand use "
+                         f"samplers.for_run(sampler, num_steps).")
+
+    return init

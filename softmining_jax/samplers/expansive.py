@@ -18,19 +18,24 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from softmining_jax.samplers.base import Sampler
+from softmining_jax.samplers.base import Sampler, needs_run_length
 from softmining_jax.samplers.ranked import constant, ranked_pool_sampler
 
 
 def expansive_sampler(anchor_area: float = 0.25, anchor_share: float = 0.5,
-                      num_steps: int = 10000) -> Sampler:
+                      num_steps: int | None = None) -> Sampler:
     """Anchors (edges) and sources in fixed shares, the source loss weight decaying to 1.
 
     Args:
       anchor_area: share of all pixels in the anchor set, in ``(0, 1)``.
       anchor_share: share of each batch drawn from the anchors, in ``(0, 1)``.
-      num_steps: the training length over which ``c(t)`` falls to 1 (the run's ``num_steps``).
+      num_steps: the training length over which ``c(t)`` falls to 1; None: the run's
+        ``num_steps`` (set by the train loop, see :func:`softmining_jax.samplers.for_run`).
     """
+    if num_steps is None:
+        return expansive_sampler(anchor_area, anchor_share, 1)._replace(
+            init=needs_run_length("expansive_sampler"),
+            for_run=lambda steps: expansive_sampler(anchor_area, anchor_share, steps))
     for name, value in (("anchor_area", anchor_area), ("anchor_share", anchor_share)):
         if not 0.0 < value < 1.0:
             raise ValueError(f"expansive_sampler.{name} must be in (0, 1), got {value}.")

@@ -20,19 +20,24 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from softmining_jax.samplers.base import Sampler
+from softmining_jax.samplers.base import Sampler, needs_run_length
 from softmining_jax.samplers.ranked import constant, ranked_pool_sampler
 
 
 def int_sampler(start_ratio: float = 0.2, num_stages: int = 10,
-                num_steps: int = 10000) -> Sampler:
+                num_steps: int | None = None) -> Sampler:
     """Uniform over the ``ratio(step)`` share of pixels with the largest error.
 
     Args:
       start_ratio: the first stage's share of all pixels, in ``(0, 1]``.
       num_stages: stages of the "step" scheduler.
-      num_steps: the training length the scheduler spans (the run's ``num_steps``).
+      num_steps: the training length the scheduler spans; None: the run's ``num_steps``
+        (set by the train loop, see :func:`softmining_jax.samplers.for_run`).
     """
+    if num_steps is None:
+        return int_sampler(start_ratio, num_stages, 1)._replace(
+            init=needs_run_length("int_sampler"),
+            for_run=lambda steps: int_sampler(start_ratio, num_stages, steps))
     if not 0.0 < start_ratio <= 1.0:
         raise ValueError(f"int_sampler.start_ratio must be in (0, 1], got {start_ratio}.")
     if num_stages < 1 or num_steps < 1:
