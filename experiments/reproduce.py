@@ -11,7 +11,9 @@ on, so later changes of a task config do not move it:
 * ``args``: the script's other arguments (samplers, seeds, steps, evaluation interval, timing).
 
 A *group* file has ``about`` and ``suites`` (a list of suite names) instead: it runs those
-suites one after another (``python experiments/reproduce.py methods_cpu``).
+suites one after another (``python experiments/reproduce.py methods_cpu``). Its optional
+``claims`` (method -> the paper's reported wall-clock speed-up, the members it applies to and the
+module whose docstring lists our differences of setup) are checked on the results page.
 
 ``--list`` shows the suites, ``--dry_run`` prints the command without running it, and arguments
 after ``--`` are passed on (e.g. ``-- --seeds 0 --resume``). ``python

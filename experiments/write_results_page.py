@@ -134,52 +134,89 @@ def compare_section(name: str, folder: pathlib.Path, title: str) -> list[str]:
     return lines
 
 
-def _member_rows(suite: dict, folder: pathlib.Path) -> dict[str, tuple[float, float, float]]:
-    """``label -> (step ratio, wall-clock ratio, per-step time ratio)`` of one member suite of a
-    group (photo benchmark: means over images); empty without results."""
-    out = {}
+def _member_rows(suite: dict, folder: pathlib.Path) -> tuple[dict[str, tuple], str]:
+    """``(label -> (final PSNR dB, step ratio, wall-clock ratio, per-step time ratio), what ran)``
+    of one member suite of a group (photo benchmark: means over its images); empty without
+    results. ``what ran`` names the images or scene, seeds, steps and code."""
+    out, ran = {}, ""
     if suite["script"] == "photos" and (folder / "summary.json").is_file():
-        rows = json.loads((folder / "summary.json").read_text())["images"].values()
-        for lab in next(iter(rows))["samplers"]:
-            per = [r["samplers"][lab] for r in rows]
+        summary = json.loads((folder / "summary.json").read_text())
+        rows = summary["images"]
+        first = json.loads((folder / "images" / next(iter(rows)) / "results.json").read_text())
+        for lab in summary["labels"]:
+            per = [r["samplers"][lab] for r in rows.values()]
             times = [p["time_ratio"] for p in per if p.get("time_ratio")]
             step, wall = _image_ratios(per)
-            out[lab] = (float(np.mean(step)), float(np.mean(wall)),
-                        float(np.mean(times)) if times else float("nan"))
+            out[lab] = (float(np.mean([p["final_psnr"] for p in per])), float(np.mean(step)),
+                        float(np.mean(wall)), float(np.mean(times)) if times else float("nan"))
+        ran = (f"{len(rows)} images ({', '.join(rows)}), seeds {summary['args']['seeds']}, "
+               f"{summary['args']['num_steps']} steps, code {first.get('code', '?')}")
     elif suite["script"] == "compare_samplers" and (folder / "results.json").is_file():
-        summary = json.loads((folder / "results.json").read_text())["summary"]
+        results = json.loads((folder / "results.json").read_text())
+        summary = results["summary"]
         for lab, r in summary["samplers"].items():
-            out[lab] = (r["step_ratio"], r["wallclock_ratio"] or 0.0,
+            out[lab] = (r["final_psnr_mean"], r["step_ratio"], r["wallclock_ratio"] or 0.0,
                         r["time_ratio"] or float("nan"))
-    return out
+        ran = (f"seeds {results['args']['seeds']}, {results['args']['num_steps']} steps, code "
+               f"{results.get('code', '?')}")
+    return out, ran
+
+
+def _cell(row: tuple | None) -> str:
+    if row is None:
+        return "-"
+    psnr, step, wall, time = row
+    reach = f"{_fmt(step)}, {_fmt(wall)}" if step > 0 else "never"
+    return f"{psnr:.2f} dB; {reach} ({_fmt(time)})"
+
+
+def _claims(claims: dict, done: dict[str, dict]) -> list[str]:
+    """One generated line per method with a published speed-up: the paper's claim, the wall-clock
+    ratios measured here on the members it applies to, and by how much they fall short."""
+    lines = []
+    for lab, claim in claims.items():
+        got = {m: done[m][lab][2] for m in claim["members"] if m in done and lab in done[m]}
+        if not got:
+            continue
+        low = claim["wall_clock_speedup"]
+        measured = ", ".join(f"{_fmt(v)} on `{m}`" for m, v in got.items())
+        verdict = ("reproduced" if min(got.values()) >= low else
+                   f"not reproduced (short by {_fmt(low - min(got.values()))} at worst)")
+        lines.append(f"- `{lab}`: the paper reports {claim['paper']} (>= {_fmt(low)} "
+                     f"wall-clock); here {measured}: {verdict}. Setup differences: "
+                     f"`{claim['differences']}` (docstring).")
+    return lines
 
 
 def group_section(name: str, group: dict, results: pathlib.Path) -> list[str] | None:
-    """A group of suites as one table: methods as rows, one column per member suite."""
+    """A group of suites as one table: methods as rows, one column per member suite, then
+    generated lines: what each member ran, who wins where, and each paper's claim against it."""
     members = {m: _member_rows(reproduce.load_suite(m), results / m) for m in group["suites"]}
-    done = {m: rows for m, rows in members.items() if rows}
+    done = {m: rows for m, (rows, _) in members.items() if rows}
     if not done:
         return None
     labels = list(dict.fromkeys(lab for rows in done.values() for lab in rows))
     lines = [f"### {group['about']} (group `{name}`)", "",
-             "Each cell: step ratio, wall-clock ratio (per-step time ratio) against the member "
-             "suite's first sampler, the strongest uniform; photographs: means over images. "
+             "Each cell: final PSNR; step ratio, wall-clock ratio (per-step time ratio) against "
+             "the member suite's first sampler, the strongest uniform (never: it did not reach "
+             "that sampler's final PSNR); photographs: means over images. "
              f"{_command(name)}; not run: "
              + (", ".join(f"`{m}`" for m in members if m not in done) or "none") + ".", "",
              "| method | " + " | ".join(f"`{m}`" for m in done) + " |",
              "|---|" + "---|" * len(done)]
     for lab in labels:
-        cells = [f"{_fmt(r[lab][0])}, {_fmt(r[lab][1])} ({_fmt(r[lab][2])})" if lab in r else "-"
-                 for r in done.values()]
-        lines.append(f"| {lab} | " + " | ".join(cells) + " |")
+        lines.append(f"| {lab} | " + " | ".join(_cell(r.get(lab)) for r in done.values()) + " |")
     lines.append("")
     for member, rows in done.items():  # the factual summary: who is fastest where
-        best_steps = max(rows, key=lambda lab: rows[lab][0])
-        best_wall = max(rows, key=lambda lab: rows[lab][1])
-        lines.append(f"- `{member}`: most steps saved by `{best_steps}` "
-                     f"({_fmt(rows[best_steps][0])}), fastest in wall-clock `{best_wall}` "
-                     f"({_fmt(rows[best_wall][1])}).")
-    return lines
+        base = next(iter(rows))
+        best_steps = max(rows, key=lambda lab: rows[lab][1])
+        best_wall = max(rows, key=lambda lab: rows[lab][2])
+        beat = [lab for lab in rows if lab != base and rows[lab][2] > 1.0]
+        lines.append(f"- `{member}` ({members[member][1]}): most steps saved by `{best_steps}` "
+                     f"({_fmt(rows[best_steps][1])}), fastest in wall-clock `{best_wall}` "
+                     f"({_fmt(rows[best_wall][2])}); faster than `{base}` in wall-clock: "
+                     + (", ".join(f"`{lab}`" for lab in beat) or "none") + ".")
+    return lines + _claims(group.get("claims", {}), done)
 
 
 def headline(results: pathlib.Path) -> list[str] | None:

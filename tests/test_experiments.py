@@ -222,7 +222,9 @@ def test_photo_benchmark_dry_run_prints_one_table_and_resumes(tmp_path, capsys, 
     (suites / "photos.json").write_text(json.dumps({
         "about": "photos", "script": "photos", "config": ["x = 1"], "args": []}))
     (suites / "methods.json").write_text(json.dumps({
-        "about": "methods", "suites": ["photos", "nerf"]}))
+        "about": "methods", "suites": ["photos", "nerf"], "claims": {"pixel_error_map": {
+            "paper": "a 100x speed-up", "wall_clock_speedup": 100.0, "members": ["photos"],
+            "differences": "m.py"}}}))
     (suites / "nerf.json").write_text(json.dumps({
         "about": "nerf", "script": "compare_samplers", "config": ["x = 1"], "args": []}))
     monkeypatch.setattr(reproduce, "SUITES_DIR", suites)
@@ -236,7 +238,10 @@ def test_photo_benchmark_dry_run_prints_one_table_and_resumes(tmp_path, capsys, 
     assert "### Photographs (2 images; suite `photos`)" in text
     group = text.split("(group `methods`)")[1]  # methods as rows, one column per member run
     assert "not run: `nerf`" in group and "| pixel_error_map | " in group
-    assert "- `photos`: most steps saved by `" in group
+    assert "- `photos` (2 images (" in group and "most steps saved by `" in group
+    assert "| pixel_error_map | " in group and " dB; " in group.split("| pixel_error_map | ")[1]
+    assert "- `pixel_error_map`: the paper reports a 100x speed-up (>= 100.00x" in group
+    assert "not reproduced (short by" in group
     assert "Not run yet (no results here): `nerf`." in text
     table = readme.read_text()
     assert "old" not in table and "2 Kodak crops (mean)" in table and table.endswith("rest\n")
