@@ -135,9 +135,10 @@ def compare_section(name: str, folder: pathlib.Path, title: str) -> list[str]:
 
 
 def _member_rows(suite: dict, folder: pathlib.Path) -> tuple[dict[str, tuple], str]:
-    """``(label -> (final PSNR dB, step ratio, wall-clock ratio, per-step time ratio), what ran)``
-    of one member suite of a group (photo benchmark: means over its images); empty without
-    results. ``what ran`` names the images or scene, seeds, steps and code."""
+    """``(label -> (final PSNR dB, step ratio, wall-clock ratio, per-step time ratio, images
+    where it never reached the baseline as "k/n" or ""), what ran)`` of one member suite of a
+    group (photo benchmark: means over its images, a never-reached image counting 0); empty
+    without results. ``what ran`` names the images or scene, seeds, steps and code."""
     out, ran = {}, ""
     if suite["script"] == "photos" and (folder / "summary.json").is_file():
         summary = json.loads((folder / "summary.json").read_text())
@@ -148,7 +149,9 @@ def _member_rows(suite: dict, folder: pathlib.Path) -> tuple[dict[str, tuple], s
             times = [p["time_ratio"] for p in per if p.get("time_ratio")]
             step, wall = _image_ratios(per)
             out[lab] = (float(np.mean([p["final_psnr"] for p in per])), float(np.mean(step)),
-                        float(np.mean(wall)), float(np.mean(times)) if times else float("nan"))
+                        float(np.mean(wall)), float(np.mean(times)) if times else float("nan"),
+                        f"{int(np.sum(step == 0))}/{len(per)}" if 0 < np.sum(step == 0) < len(per)
+                        else "")
         ran = (f"{len(rows)} images ({', '.join(rows)}), seeds {summary['args']['seeds']}, "
                f"{summary['args']['num_steps']} steps, code {first.get('code', '?')}")
     elif suite["script"] == "compare_samplers" and (folder / "results.json").is_file():
@@ -156,7 +159,7 @@ def _member_rows(suite: dict, folder: pathlib.Path) -> tuple[dict[str, tuple], s
         summary = results["summary"]
         for lab, r in summary["samplers"].items():
             out[lab] = (r["final_psnr_mean"], r["step_ratio"], r["wallclock_ratio"] or 0.0,
-                        r["time_ratio"] or float("nan"))
+                        r["time_ratio"] or float("nan"), "")
         ran = (f"seeds {results['args']['seeds']}, {results['args']['num_steps']} steps, code "
                f"{results.get('code', '?')}")
     return out, ran
@@ -165,9 +168,10 @@ def _member_rows(suite: dict, folder: pathlib.Path) -> tuple[dict[str, tuple], s
 def _cell(row: tuple | None) -> str:
     if row is None:
         return "-"
-    psnr, step, wall, time = row
+    psnr, step, wall, time, never = row
     reach = f"{_fmt(step)}, {_fmt(wall)}" if step > 0 else "never"
-    return f"{psnr:.2f} dB; {reach} ({_fmt(time)})"
+    tail = f"; never on {never} images" if never else ""
+    return f"{psnr:.2f} dB; {reach} ({_fmt(time)}){tail}"
 
 
 def _claims(claims: dict, done: dict[str, dict]) -> list[str]:
