@@ -143,6 +143,9 @@ def test_hsm_selection_is_unbiased_and_prefers_hard_samples():
     counts = np.bincount(np.concatenate(picks), minlength=64)
     order = np.argsort(np.asarray(errors))
     assert counts[order[-8:]].sum() > 3 * counts[order[:8]].sum()
+    root = np.sqrt(np.asarray(errors, np.float64))  # picked with probability ~ sqrt(err)
+    want = root / root.sum() * counts.sum()
+    assert np.all(np.abs(counts - want) < 5 * np.sqrt(want) + 1)
 
 
 def test_hsm_step_back_propagates_only_the_selected_samples():

@@ -45,7 +45,10 @@ def hsm_sampler(hard_fraction: float = 0.5) -> Sampler:
         importance = jnp.sqrt(jnp.maximum(jnp.where(jnp.isfinite(errors), errors, 0.0), 0.0))
         importance = jnp.maximum(importance, 1e-3 * jnp.mean(importance) + 1e-12)
         p = importance / jnp.sum(importance)
-        chosen = jax.random.categorical(key, jnp.log(p), shape=(k,))
+        # Inverse CDF: K uniforms and a binary search, not K x N Gumbel draws (categorical).
+        cdf = jnp.cumsum(p)
+        u = jax.random.uniform(key, (k,), dtype=cdf.dtype) * cdf[-1]
+        chosen = jnp.minimum(jnp.searchsorted(cdf, u, side="right"), n - 1)
         return chosen, 1.0 / (n * p[chosen])
 
     return base._replace(select=select)
