@@ -183,7 +183,8 @@ def _claims(claims: dict, done: dict[str, dict]) -> list[str]:
         if not got:
             continue
         low = claim["wall_clock_speedup"]
-        measured = ", ".join(f"{_fmt(v)} on `{m}`" for m, v in got.items())
+        measured = ", ".join(f"{_fmt(v) if v > 0 else 'never reached'} on `{m}`"
+                             for m, v in got.items())
         verdict = ("reproduced" if min(got.values()) >= low else
                    f"not reproduced (short by {_fmt(low - min(got.values()))} at worst)")
         lines.append(f"- `{lab}`: the paper reports {claim['paper']} (>= {_fmt(low)} "
