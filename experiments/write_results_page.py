@@ -45,13 +45,18 @@ def _image_ratios(per: list[dict]) -> tuple[np.ndarray, np.ndarray]:
             np.asarray([p["wallclock_ratio"] or 0.0 for p in per], float))
 
 
+def _first_image_results(folder: pathlib.Path, rows: dict) -> dict:
+    """The first image's ``results.json`` of a photo benchmark (its args and code version)."""
+    return json.loads((folder / "images" / next(iter(rows)) / "results.json").read_text())
+
+
 def photo_section(name: str, folder: pathlib.Path, img: pathlib.Path) -> list[str]:
     """The photo benchmark: samplers as rows (means and minima over images), then the default's
     row per image, and the mean PSNR-vs-seconds figure."""
     summary = json.loads((folder / "summary.json").read_text())
     labels, rows = summary["labels"], summary["images"]
     base = labels[0]
-    first = json.loads((folder / "images" / next(iter(rows)) / "results.json").read_text())
+    first = _first_image_results(folder, rows)
     seeds, code = first["args"]["seeds"], first.get("code", "?")
     lines = [f"### Photographs ({len(rows)} images; suite `{name}`)", "",
              f"Baseline `{base}`: {first['summary'].get('baseline_spec', base)}. Seeds {seeds}; "
@@ -143,7 +148,7 @@ def _member_rows(suite: dict, folder: pathlib.Path) -> tuple[dict[str, tuple], s
     if suite["script"] == "photos" and (folder / "summary.json").is_file():
         summary = json.loads((folder / "summary.json").read_text())
         rows = summary["images"]
-        first = json.loads((folder / "images" / next(iter(rows)) / "results.json").read_text())
+        first = _first_image_results(folder, rows)
         for lab in summary["labels"]:
             per = [r["samplers"][lab] for r in rows.values()]
             times = [p["time_ratio"] for p in per if p.get("time_ratio")]

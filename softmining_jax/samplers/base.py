@@ -113,12 +113,14 @@ def for_run(sampler: Sampler, num_steps: int) -> Sampler:
     return sampler if sampler.for_run is None else sampler.for_run(int(num_steps))
 
 
-def needs_run_length(name: str) -> InitFn:
-    """An ``init`` that refuses to start: ``name.num_steps`` is unset and no train loop set it."""
+def spanning_the_run(name: str, make: Callable[[int], Sampler]) -> Sampler:
+    """The sampler ``make(num_steps)`` with ``num_steps`` left to the run: its ``for_run`` is
+    ``make``, and its ``init`` refuses to start (one line naming ``name.num_steps``) until the
+    train loop, or :func:`for_run` for a step built by hand, has replaced it."""
 
     def init(key, domain, num_samples):
         raise ValueError(f"{name}.num_steps is unset: pass it, or train with train_and_evaluate "
                          "(which sets it to the run's num_steps); for a step built by hand use "
                          f"samplers.for_run(sampler, num_steps).")
 
-    return init
+    return make(1)._replace(init=init, for_run=make)

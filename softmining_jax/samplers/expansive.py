@@ -18,7 +18,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from softmining_jax.samplers.base import Sampler, needs_run_length
+from softmining_jax.samplers.base import Sampler, spanning_the_run
 from softmining_jax.samplers.ranked import constant, ranked_pool_sampler
 
 
@@ -33,9 +33,8 @@ def expansive_sampler(anchor_area: float = 0.25, anchor_share: float = 0.5,
         ``num_steps`` (set by the train loop, see :func:`softmining_jax.samplers.for_run`).
     """
     if num_steps is None:
-        return expansive_sampler(anchor_area, anchor_share, 1)._replace(
-            init=needs_run_length("expansive_sampler"),
-            for_run=lambda steps: expansive_sampler(anchor_area, anchor_share, steps))
+        return spanning_the_run(
+            "expansive_sampler", lambda steps: expansive_sampler(anchor_area, anchor_share, steps))
     for name, value in (("anchor_area", anchor_area), ("anchor_share", anchor_share)):
         if not 0.0 < value < 1.0:
             raise ValueError(f"expansive_sampler.{name} must be in (0, 1), got {value}.")

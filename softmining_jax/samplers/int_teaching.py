@@ -20,7 +20,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from softmining_jax.samplers.base import Sampler, needs_run_length
+from softmining_jax.samplers.base import Sampler, spanning_the_run
 from softmining_jax.samplers.ranked import constant, ranked_pool_sampler
 
 
@@ -35,9 +35,8 @@ def int_sampler(start_ratio: float = 0.2, num_stages: int = 10,
         (set by the train loop, see :func:`softmining_jax.samplers.for_run`).
     """
     if num_steps is None:
-        return int_sampler(start_ratio, num_stages, 1)._replace(
-            init=needs_run_length("int_sampler"),
-            for_run=lambda steps: int_sampler(start_ratio, num_stages, steps))
+        return spanning_the_run(
+            "int_sampler", lambda steps: int_sampler(start_ratio, num_stages, steps))
     if not 0.0 < start_ratio <= 1.0:
         raise ValueError(f"int_sampler.start_ratio must be in (0, 1], got {start_ratio}.")
     if num_stages < 1 or num_steps < 1:
