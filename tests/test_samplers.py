@@ -155,6 +155,30 @@ def test_conditional_sampling_stays_in_image():
     assert np.all(np.asarray(pos)[:, 0] <= hw[:, 1]) and np.all(np.asarray(pos)[:, 1] <= hw[:, 0])
 
 
+def test_rebuilding_rows_in_slices_reaches_the_whole_rebuild():
+    sizes = ((10, 20), (7, 5))  # 10 + 7 = 17 table rows of cells
+    layout = dist_lib.GridLayout(sizes, 1)
+    old = jnp.asarray(np.random.default_rng(0).random((17, 20)), jnp.float32)
+    new = jnp.asarray(np.random.default_rng(1).random((17, 20)), jnp.float32)
+    areas = jnp.asarray(layout.cell_areas)
+    dist, row_mass = dist_lib.from_masses_and_row_masses(layout, old * areas)
+    # Rows 4..9 only: those rows follow the new masses, the rest the old ones, and the rows'
+    # probabilities are their masses over the mixed total.
+    half, mixed_mass = dist_lib.rebuild_rows(dist, row_mass, (new * areas)[4:10], jnp.int32(4))
+    rows = np.arange(17)[:, None]
+    masses = np.asarray(np.where((rows >= 4) & (rows < 10), new * areas, old * areas))
+    np.testing.assert_allclose(dist_lib.probabilities(half), masses / masses.sum(), rtol=1e-4,
+                               atol=1e-7)
+    # Slices covering every row (the last clamped back to stay inside) give the whole rebuild.
+    for start in (0, 5, 10, 14):
+        dist, row_mass = dist_lib.rebuild_rows(dist, row_mass, (new * areas)[min(start, 12):][:5],
+                                               jnp.int32(start))
+    whole = dist_lib.from_masses(layout, new * areas)
+    for got, want in zip(jax.tree_util.tree_leaves(dist), jax.tree_util.tree_leaves(whole),
+                         strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
 @pytest.mark.parametrize("rows, cols", [(1, 1), (3, 7), (17, 100), (5, 45 * 45), (40, 2048)])
 def test_blocked_row_search_matches_searchsorted(rows, cols):
     rng = np.random.default_rng(rows * cols)

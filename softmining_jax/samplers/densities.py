@@ -8,7 +8,8 @@
 * :func:`feedback_error_density`: instant-ngp's error map: a grid of ``cell_size``-pixel cells
   whose mean L1 error is blended in from the training samples' ``Q`` every step (an exponential
   moving average; a cell starts at 1, above any L1 error of colours in ``[0, 1]``, so unvisited
-  cells are drawn first), its sampling table rebuilt every ``rebuild_interval`` steps; with
+  cells are drawn first), each row of its sampling table rebuilt every ``rebuild_interval``
+  steps (a slice of the rows per step, so no step pays for a whole rebuild); with
   ``refreshable`` a dense refresh also replaces the whole map.
 """
 
@@ -96,10 +97,12 @@ def dense_error_density(initial: str = "edge") -> Density:
 @struct.dataclass
 class FeedbackMapState:
     """Attributes: ``grid`` ``(R, C)`` mean L1 error per cell, -1 for a cell never observed (0 in
-    the padding); ``dist`` the table last built from it."""
+    the padding); ``dist`` the sampling table built from it, row by row; ``row_mass`` ``(R,)`` the
+    masses its rows were built from."""
 
     grid: jax.Array
     dist: dist_lib.CellDistribution
+    row_mass: jax.Array
     rebuild_interval: int = struct.field(pytree_node=False, default=16)
 
     @property
@@ -137,14 +140,15 @@ def feedback_error_density(cell_size: int = 16, ema: float = 0.1, rebuild_interv
       cell_size: cell edge in pixels.
       ema: weight of a new observation in a cell's moving average (the first replaces the 1;
         1: a cell holds its latest observation).
-      rebuild_interval: the sampling table is rebuilt every this many steps (an update itself
-        costs ``O(N log N)`` for ``N`` samples, whatever the number of cells).
+      rebuild_interval: each row of the sampling table is rebuilt every this many steps, a
+        ``1 / rebuild_interval`` share of the rows per step (an update itself costs
+        ``O(N log N)`` for ``N`` samples, whatever the number of cells).
       refreshable: a dense refresh also replaces the whole map by the per-pixel L1 error of a
         full render (pooled to cells), which the training samples then keep fresh between
         refreshes.
       rebuild_fraction: if set, rebuild after the samples have made this many observations per
         cell instead (``round(rebuild_fraction * cells / num_samples)`` steps, at least 1): a
-        rebuild costs ``O(cells)``, so its interval scales with the map's size.
+        whole rebuild costs ``O(cells)``, so its interval scales with the map's size.
     """
     if rebuild_fraction is not None and not rebuild_fraction > 0:
         raise ValueError(f"rebuild_fraction must be > 0 or None, got {rebuild_fraction!r}.")
@@ -153,8 +157,9 @@ def feedback_error_density(cell_size: int = 16, ema: float = 0.1, rebuild_interv
     if not 0.0 < ema <= 1.0:
         raise ValueError(f"ema must be in (0, 1], got {ema}.")
 
-    def rebuild(layout: dist_lib.GridLayout, grid: jax.Array) -> dist_lib.CellDistribution:
-        return dist_lib.from_masses(layout, _observed_errors(grid) * jnp.asarray(layout.cell_areas))
+    def rebuild(layout: dist_lib.GridLayout, grid: jax.Array):
+        return dist_lib.from_masses_and_row_masses(
+            layout, _observed_errors(grid) * jnp.asarray(layout.cell_areas))
 
     def init(domain: Domain, num_samples: int) -> FeedbackMapState:
         layout = dist_lib.GridLayout(domain.sizes, int(cell_size))
@@ -163,7 +168,8 @@ def feedback_error_density(cell_size: int = 16, ema: float = 0.1, rebuild_interv
         if rebuild_fraction is not None:
             cells = int(np.sum(layout.cell_areas > 0))
             every = max(1, round(rebuild_fraction * cells / max(int(num_samples), 1)))
-        return FeedbackMapState(grid=grid, dist=dist_lib.uniform(layout), rebuild_interval=every)
+        dist, row_mass = rebuild(layout, grid)
+        return FeedbackMapState(grid=grid, dist=dist, row_mass=row_mass, rebuild_interval=every)
 
     def observe(state: FeedbackMapState, feedback: Feedback, step: jax.Array):
         layout = state.dist.layout
@@ -176,9 +182,15 @@ def feedback_error_density(cell_size: int = 16, ema: float = 0.1, rebuild_interv
         blend = jnp.where(old >= 0, ema, 1.0)  # the first observation replaces the optimistic 1
         new = jnp.where(count > 0, (1.0 - blend) * old + blend * mean, old)
         grid = flat.at[cells].set(new).reshape(state.grid.shape)  # duplicates write one value
-        dist = jax.lax.cond((step + 1) % state.rebuild_interval == 0,
-                            lambda g: rebuild(layout, g), lambda g: state.dist, grid)
-        return state.replace(grid=grid, dist=dist)
+        # Rebuild one slice of rows (in place; a lax.cond rebuilding the whole table every
+        # interval made XLA copy the table on every step).
+        n = -(-layout.num_rows // state.rebuild_interval)
+        start = jnp.minimum((step % -(-layout.num_rows // n)) * n, layout.num_rows - n)
+        rows = jax.lax.dynamic_slice_in_dim(grid, start, n, 0)
+        areas = jax.lax.dynamic_slice_in_dim(jnp.asarray(layout.cell_areas), start, n, 0)
+        dist, row_mass = dist_lib.rebuild_rows(state.dist, state.row_mass,
+                                               _observed_errors(rows) * areas, start)
+        return state.replace(grid=grid, dist=dist, row_mass=row_mass)
 
     def draw(state: FeedbackMapState, key, num, image_ids):
         return _draw_cells(state.dist, key, num, image_ids)
@@ -187,7 +199,8 @@ def feedback_error_density(cell_size: int = 16, ema: float = 0.1, rebuild_interv
         layout = state.dist.layout
         maps = [jnp.where(jnp.isfinite(e), jnp.maximum(e, 0.0), 0.0) for e in dense_l1]
         grid = layout.pool(maps) / jnp.maximum(jnp.asarray(layout.cell_areas), 1.0)
-        return state.replace(grid=grid, dist=rebuild(layout, grid))
+        dist, row_mass = rebuild(layout, grid)
+        return state.replace(grid=grid, dist=dist, row_mass=row_mass)
 
     return Density(init=init, draw=draw, observe=observe,
                    refresh=refresh if refreshable else None)

@@ -128,26 +128,80 @@ def _cdf(mass: jax.Array, axis: int) -> jax.Array:
     return jnp.where(total > 0, cdf, 1.0)
 
 
+def _last_valid(layout: GridLayout) -> np.ndarray:
+    """``(R,)`` int32: the last valid column of each table row."""
+    return np.asarray([wc - 1 for _, wc in layout.cell_shapes], np.int32)[layout.row_image]
+
+
+def _row_tables(masses: jax.Array, areas: jax.Array, last_valid: jax.Array):
+    """The per-row part of a distribution for ``n`` table rows: ``masses`` ``(n, C)`` (finite,
+    non-negative, 0 in the padding), their ``areas`` and ``last_valid`` columns ``(n,)``.
+
+    Returns the rows' total masses ``(n,)``, column CDFs ``(n, C)`` and block ends. A row with no
+    mass draws uniformly over its valid cells (its zero mass means it is never chosen)."""
+    row_mass = jnp.sum(masses, axis=1)
+    safe = jnp.where(row_mass[:, None] > 0, masses, areas)
+    col_cdf = _cdf(safe, axis=1)
+    col_cdf = jnp.where(jnp.arange(masses.shape[1])[None, :] >= last_valid[:, None], 1.0, col_cdf)
+    return row_mass, col_cdf, col_cdf[:, _block_ends(masses.shape[1])]
+
+
+def _row_cdf(layout: GridLayout, row_mass: jax.Array) -> jax.Array:
+    """``(R,)`` row CDF from the rows' masses; uniform over the pixels if every mass is 0."""
+    row_area = jnp.asarray(layout.cell_areas.sum(axis=1))
+    mass = jnp.where(jnp.sum(row_mass) > 0, row_mass, row_area)
+    return _cdf(mass, axis=0).at[-1].set(1.0)
+
+
+def _clean(masses: jax.Array, areas: jax.Array) -> jax.Array:
+    return jnp.where((areas > 0) & jnp.isfinite(masses) & (masses > 0), masses, 0.0)
+
+
+def from_masses_and_row_masses(layout: GridLayout,
+                               masses: jax.Array) -> tuple[CellDistribution, jax.Array]:
+    """:func:`from_masses` and the ``(R,)`` row masses that :func:`rebuild_rows` keeps."""
+    areas = jnp.asarray(layout.cell_areas)
+    row_mass, col_cdf, block_last = _row_tables(_clean(masses, areas), areas,
+                                                jnp.asarray(_last_valid(layout)))
+    dist = CellDistribution(row_cdf=_row_cdf(layout, row_mass), col_cdf=col_cdf,
+                            col_block_last=block_last, layout=layout)
+    return dist, row_mass
+
+
 def from_masses(layout: GridLayout, masses: jax.Array) -> CellDistribution:
     """Build a distribution from ``(R, C)`` non-negative cell masses.
 
     Non-finite or negative masses count as 0. If every cell has zero mass the distribution is
     uniform over the pixels.
     """
-    areas = jnp.asarray(layout.cell_areas)
-    valid = areas > 0
-    masses = jnp.where(valid & jnp.isfinite(masses) & (masses > 0), masses, 0.0)
-    masses = jnp.where(jnp.sum(masses) > 0, masses, areas)
-    # Rows with no mass draw uniformly over their valid cells (they are never chosen anyway).
-    row_mass = jnp.sum(masses, axis=1)
-    safe = jnp.where(row_mass[:, None] > 0, masses, areas)
-    col_cdf = _cdf(safe, axis=1)
-    last_valid = jnp.asarray([wc - 1 for _, wc in layout.cell_shapes], jnp.int32)
-    last_valid = last_valid[jnp.asarray(layout.row_image)]
-    col_cdf = jnp.where(jnp.arange(layout.num_cols)[None, :] >= last_valid[:, None], 1.0, col_cdf)
-    row_cdf = _cdf(row_mass, axis=0).at[-1].set(1.0)
-    return CellDistribution(row_cdf=row_cdf, col_cdf=col_cdf,
-                            col_block_last=col_cdf[:, _block_ends(layout.num_cols)], layout=layout)
+    return from_masses_and_row_masses(layout, masses)[0]
+
+
+def rebuild_rows(dist: CellDistribution, row_mass: jax.Array, masses: jax.Array,
+                 start: jax.Array) -> tuple[CellDistribution, jax.Array]:
+    """Rebuild table rows ``start .. start + n`` from their new ``(n, C)`` cell masses; the other
+    rows keep theirs (``row_mass`` ``(R,)``, as :func:`from_masses_and_row_masses` returns).
+
+    The result is the distribution whose rows hold masses of different ages: every row's column
+    CDF matches its own row mass, so it is a valid density. The updates are in-place slices (a
+    donated state is not copied), ``O(n C + R)``.
+
+    Args:
+      start: first row, a traced int32 with ``0 <= start <= R - n``.
+    """
+    layout = dist.layout
+    n = masses.shape[0]
+    start = jnp.clip(jnp.asarray(start, jnp.int32), 0, layout.num_rows - n)
+    areas = jax.lax.dynamic_slice_in_dim(jnp.asarray(layout.cell_areas), start, n, 0)
+    last_valid = jax.lax.dynamic_slice_in_dim(jnp.asarray(_last_valid(layout)), start, n, 0)
+    rows_mass, col_cdf, block_last = _row_tables(_clean(masses, areas), areas, last_valid)
+    row_mass = jax.lax.dynamic_update_slice_in_dim(row_mass, rows_mass, start, 0)
+    dist = dist.replace(
+        row_cdf=_row_cdf(layout, row_mass),
+        col_cdf=jax.lax.dynamic_update_slice_in_dim(dist.col_cdf, col_cdf, start, 0),
+        col_block_last=jax.lax.dynamic_update_slice_in_dim(dist.col_block_last, block_last,
+                                                           start, 0))
+    return dist, row_mass
 
 
 def from_pixel_weights(layout: GridLayout, maps: Sequence[jax.Array]) -> CellDistribution:
