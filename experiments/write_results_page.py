@@ -34,6 +34,11 @@ def _fmt(value: float | None, unit: str = "x", digits: int = 2) -> str:
     return f"{value:.{digits}f}{unit}"
 
 
+def _ratio(value: float | None) -> str:
+    """A speed-up ratio; 0 (the baseline's PSNR was never reached) reads "never"."""
+    return "never" if value is not None and value == 0 else _fmt(value)
+
+
 def _command(name: str) -> str:
     return f"`python experiments/reproduce.py {name}`"
 
@@ -69,9 +74,9 @@ def photo_section(name: str, folder: pathlib.Path, img: pathlib.Path) -> list[st
         psnr = np.mean([p["final_psnr"] for p in per])
         step, wall = _image_ratios(per)
         low = [p["min_speedup"] for p in per if p["min_speedup"] is not None]
-        lines.append(f"| {lab} | {psnr:.2f} | {np.mean(step):.2f}x ({np.min(step):.2f}x) | "
-                     f"{np.mean(wall):.2f}x ({np.min(wall):.2f}x) | "
-                     f"{_fmt(min(low) if low else None)} |")
+        lines.append(f"| {lab} | {psnr:.2f} | {_ratio(np.mean(step))} ({_ratio(np.min(step))}) | "
+                     f"{_ratio(np.mean(wall))} ({_ratio(np.min(wall))}) | "
+                     f"{_ratio(min(low) if low else None)} |")
     default = labels[1]
     lines += ["", f"Per image, `{default}` against `{base}` (top-10%: the baseline's share of "
               "squared error in its worst 10% of pixels at the end):", "",
@@ -80,8 +85,8 @@ def photo_section(name: str, folder: pathlib.Path, img: pathlib.Path) -> list[st
     for image, r in rows.items():
         s, d = r["samplers"][base], r["samplers"][default]
         lines.append(f"| {image} | {s['final_psnr']:.2f} | {d['final_psnr']:.2f} | "
-                     f"{_fmt(d['step_ratio'])} | {_fmt(d['wallclock_ratio'])} | "
-                     f"{_fmt(d['min_speedup'])} | {r['baseline_top10_error_share']:.2f} |")
+                     f"{_ratio(d['step_ratio'])} | {_ratio(d['wallclock_ratio'])} | "
+                     f"{_ratio(d['min_speedup'])} | {r['baseline_top10_error_share']:.2f} |")
     figure = photo_figure(folder, rows, labels[:2], img / f"{name}_psnr_vs_seconds.png")
     if figure:
         lines += ["", f"![PSNR against seconds]({figure})"]
@@ -133,8 +138,9 @@ def compare_section(name: str, folder: pathlib.Path, title: str) -> list[str]:
              "| sampler | final PSNR (dB) | step ratio (per seed) | time per step | wall-clock "
              "ratio |", "|---|---|---|---|---|"]
     for lab, r in s["samplers"].items():
-        seeds = ", ".join(f"{x:.2f}" for x in r["step_ratio_per_seed"])
-        lines.append(f"| {lab} | {r['final_psnr_mean']:.2f} | {r['step_ratio']:.2f}x ({seeds}) | "
+        seeds = ", ".join(f"{x:.2f}" if x > 0 else "never" for x in r["step_ratio_per_seed"])
+        step = _ratio(r["step_ratio"])
+        lines.append(f"| {lab} | {r['final_psnr_mean']:.2f} | {step} ({seeds}) | "
                      f"{_fmt(r['time_ratio'])} | {_fmt(r['wallclock_ratio'])} |")
     return lines
 
@@ -294,7 +300,7 @@ def main(argv=None) -> int:
              "suite is a file under `experiments/suites/`, run by `experiments/reproduce.py`);",
              "nothing here is typed by hand. Ratios are against the first sampler of each table,",
              "the strongest uniform found: step ratio = the baseline's steps to reach its final",
-             "PSNR / the sampler's steps to reach it (0: never); wall-clock ratio = step ratio /",
+             "PSNR / the sampler's steps to reach it (or never); wall-clock ratio = step ratio /",
              "the interleaved per-step time ratio, on 2 CPU cores. Ideas that were measured and",
              "dropped are in [negative_results.md](negative_results.md).", ""]
     missing = []
