@@ -185,11 +185,10 @@ def feedback_error_density(cell_size: int = 16, ema: float = 0.1, rebuild_interv
         # Rebuild one slice of rows (in place; a lax.cond rebuilding the whole table every
         # interval made XLA copy the table on every step).
         n = -(-layout.num_rows // state.rebuild_interval)
-        start = jnp.minimum((step % -(-layout.num_rows // n)) * n, layout.num_rows - n)
+        start = (step % -(-layout.num_rows // n)) * n  # the last slice is clamped to end at R
         rows = jax.lax.dynamic_slice_in_dim(grid, start, n, 0)
-        areas = jax.lax.dynamic_slice_in_dim(jnp.asarray(layout.cell_areas), start, n, 0)
         dist, row_mass = dist_lib.rebuild_rows(state.dist, state.row_mass,
-                                               _observed_errors(rows) * areas, start)
+                                               _observed_errors(rows), start)
         return state.replace(grid=grid, dist=dist, row_mass=row_mass)
 
     def draw(state: FeedbackMapState, key, num, image_ids):

@@ -177,24 +177,27 @@ def from_masses(layout: GridLayout, masses: jax.Array) -> CellDistribution:
     return from_masses_and_row_masses(layout, masses)[0]
 
 
-def rebuild_rows(dist: CellDistribution, row_mass: jax.Array, masses: jax.Array,
+def rebuild_rows(dist: CellDistribution, row_mass: jax.Array, densities: jax.Array,
                  start: jax.Array) -> tuple[CellDistribution, jax.Array]:
-    """Rebuild table rows ``start .. start + n`` from their new ``(n, C)`` cell masses; the other
-    rows keep theirs (``row_mass`` ``(R,)``, as :func:`from_masses_and_row_masses` returns).
+    """Rebuild table rows ``start .. start + n`` from their new ``(n, C)`` cell densities (mass
+    per pixel, e.g. a map's per-cell mean; each cell's mass is its density times its area); the
+    other rows keep theirs (``row_mass`` ``(R,)``, as :func:`from_masses_and_row_masses` returns).
 
     The result is the distribution whose rows hold masses of different ages: every row's column
     CDF matches its own row mass, so it is a valid density. The updates are in-place slices (a
     donated state is not copied), ``O(n C + R)``.
 
     Args:
-      start: first row, a traced int32 with ``0 <= start <= R - n``.
+      start: first row, a traced int32; a start past ``R - n`` is clamped to ``R - n``, as
+        :func:`jax.lax.dynamic_slice` clamps it (slice the densities with the same start).
     """
     layout = dist.layout
-    n = masses.shape[0]
+    n = densities.shape[0]
     start = jnp.clip(jnp.asarray(start, jnp.int32), 0, layout.num_rows - n)
     areas = jax.lax.dynamic_slice_in_dim(jnp.asarray(layout.cell_areas), start, n, 0)
     last_valid = jax.lax.dynamic_slice_in_dim(jnp.asarray(_last_valid(layout)), start, n, 0)
-    rows_mass, col_cdf, block_last = _row_tables(_clean(masses, areas), areas, last_valid)
+    rows_mass, col_cdf, block_last = _row_tables(_clean(densities * areas, areas), areas,
+                                                 last_valid)
     row_mass = jax.lax.dynamic_update_slice_in_dim(row_mass, rows_mass, start, 0)
     dist = dist.replace(
         row_cdf=_row_cdf(layout, row_mass),
