@@ -77,17 +77,30 @@ def photo_section(name: str, folder: pathlib.Path, img: pathlib.Path) -> list[st
         lines.append(f"| {lab} | {psnr:.2f} | {_ratio(np.mean(step))} ({_ratio(np.min(step))}) | "
                      f"{_ratio(np.mean(wall))} ({_ratio(np.min(wall))}) | "
                      f"{_ratio(min(low) if low else None)} |")
-    default = labels[1]
+    default, others = labels[1], labels[2:]
     lines += ["", f"Per image, `{default}` against `{base}` (top-10%: the baseline's share of "
-              "squared error in its worst 10% of pixels at the end):", "",
+              "squared error in its worst 10% of pixels at the end)"
+              + (", and the final PSNR of the others" if others else "") + ":", "",
               f"| image | {base} (dB) | {default} (dB) | step | wall-clock | lowest >= 1k | "
-              "top-10% |", "|---|---|---|---|---|---|---|"]
+              "top-10% |" + "".join(f" {lab} (dB) |" for lab in others),
+              "|---" * (7 + len(others)) + "|"]
     for image, r in rows.items():
         s, d = r["samplers"][base], r["samplers"][default]
         lines.append(f"| {image} | {s['final_psnr']:.2f} | {d['final_psnr']:.2f} | "
                      f"{_ratio(d['step_ratio'])} | {_ratio(d['wallclock_ratio'])} | "
-                     f"{_ratio(d['min_speedup'])} | {r['baseline_top10_error_share']:.2f} |")
-    figure = photo_figure(folder, rows, labels[:2], img / f"{name}_psnr_vs_seconds.png")
+                     f"{_ratio(d['min_speedup'])} | {r['baseline_top10_error_share']:.2f} |"
+                     + "".join(f" {r['samplers'][lab]['final_psnr']:.2f} |" for lab in others))
+    if others:
+        lines.append("")
+    for lab in others:
+        margin = np.asarray([r["samplers"][default]["final_psnr"] - r["samplers"][lab]["final_psnr"]
+                             for r in rows.values()])
+        below = [image for image, m in zip(rows, margin, strict=True) if m < 0]
+        lines.append(f"- `{default}` ends at or above `{lab}` on {len(rows) - len(below)} of "
+                     f"{len(rows)} images (by {margin.min():+.2f} to {margin.max():+.2f} dB, mean "
+                     f"{margin.mean():+.2f} dB)" + (f"; below on {', '.join(below)}" if below
+                                                    else "") + ".")
+    figure = photo_figure(folder, rows, labels[:3], img / f"{name}_psnr_vs_seconds.png")
     if figure:
         lines += ["", f"![PSNR against seconds]({figure})"]
     return lines

@@ -202,17 +202,18 @@ def test_photo_benchmark_dry_run_prints_one_table_and_resumes(tmp_path, capsys, 
     from experiments.benchmarks import photos
 
     out = tmp_path / "photos"
-    assert photos.main(["--outdir", str(out), "--dry_run"]) == 0
+    samplers = ["--samplers", "uniform,pixel_error_map,official"]
+    assert photos.main(["--outdir", str(out), "--dry_run", *samplers]) == 0
     text = capsys.readouterr().out
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["labels"] == ["uniform", "pixel_error_map"]
+    assert summary["labels"] == ["uniform", "pixel_error_map", "official"]
     assert len(summary["images"]) == 2 and "**minimum**" in text and "**mean**" in text
     for row in summary["images"].values():
         assert row["samplers"]["uniform"]["step_ratio"] == pytest.approx(1.0)
         assert 0.1 <= row["baseline_top10_error_share"] <= 1.0
         assert row["samplers"]["pixel_error_map"]["min_speedup"] is not None
     # A second call reads the finished comparisons back instead of training again.
-    assert photos.main(["--outdir", str(out), "--dry_run"]) == 0
+    assert photos.main(["--outdir", str(out), "--dry_run", *samplers]) == 0
     assert "[run" not in capsys.readouterr().out
     with pytest.raises(SystemExit, match="not found"):
         photos.image_paths("no_such_image")
@@ -247,6 +248,9 @@ def test_photo_benchmark_dry_run_prints_one_table_and_resumes(tmp_path, capsys, 
     assert "old" not in table and "2 Kodak crops (mean)" in table and table.endswith("rest\n")
     photo_section = text.split("### Photographs")[1]
     assert photo_section.count("| uniform |") == 1 and "| pixel_error_map |" in photo_section
+    # Per image, every further sampler's final PSNR beside the default's, and how they compare.
+    assert "| top-10% | official (dB) |" in photo_section
+    assert "- `pixel_error_map` ends at or above `official` on " in photo_section
     assert len(text.splitlines()) < 150
 
 

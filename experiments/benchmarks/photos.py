@@ -176,7 +176,9 @@ def table(rows: dict[str, dict], labels: list[str], args) -> str:
 
     def cell(key, value, fmt):
         columns[key].append(np.nan if value is None else value)
-        return "-" if value is None else fmt.format(value)
+        if value is None:
+            return "-"
+        return "never" if fmt.endswith("x") and value == 0 else fmt.format(value)
 
     for name, row in rows.items():
         s = row["samplers"]
@@ -226,9 +228,10 @@ def main(argv=None) -> int:
             "dB: final eval PSNR, mean over seeds. step: the baseline's steps to its final PSNR / "
             "the sampler's steps to reach it. wall: step ratio / interleaved per-step time ratio. "
             f"min@>={args.min_milestone}: the lowest speed-up (m / steps to reach the baseline's "
-            f"PSNR at m) over the evaluations m from {args.min_milestone} steps on (0: never "
-            "reached). top-10% error share: the baseline's share of squared error in its worst "
-            "10% of pixels at the end (0.1: even; high: concentrated, where mining can gain).\n")
+            f"PSNR at m) over the evaluations m from {args.min_milestone} steps on (never: it "
+            "was not reached; means count it as 0). top-10% error share: the baseline's share "
+            "of squared error in its worst 10% of pixels at the end (0.1: even; high: "
+            "concentrated, where mining can gain).\n")
     (outdir / "summary.md").write_text(text)
     (outdir / "summary.json").write_text(json.dumps(
         {"args": vars(args), "labels": labels, "images": rows}, indent=1))
