@@ -100,10 +100,32 @@ def photo_section(name: str, folder: pathlib.Path, img: pathlib.Path) -> list[st
                      f"{len(rows)} images (by {margin.min():+.2f} to {margin.max():+.2f} dB, mean "
                      f"{margin.mean():+.2f} dB)" + (f"; below on {', '.join(below)}" if below
                                                     else "") + ".")
+    lines += share_line(rows, default)
     figure = photo_figure(folder, rows, labels[:3], img / f"{name}_psnr_vs_seconds.png")
     if figure:
         lines += ["", f"![PSNR against seconds]({figure})"]
     return lines
+
+
+def share_line(rows: dict, default: str) -> list[str]:
+    """One line: how closely ``default``'s step ratio follows the baseline's top-10% error share
+    over the Kodak crops (Pearson r and a least-squares line), and the other images against that
+    line. Empty with fewer than three crops."""
+    kodak = [r for image, r in rows.items() if image.startswith("kodim")]
+    if len(kodak) < 3:
+        return []
+    share = np.asarray([r["baseline_top10_error_share"] for r in kodak], float)
+    step = np.asarray([r["samplers"][default]["step_ratio"] for r in kodak], float)
+    slope, intercept = np.polyfit(share, step, 1)
+    others = [f"{image} (share {r['baseline_top10_error_share']:.2f}: "
+              f"{_ratio(r['samplers'][default]['step_ratio'])}, the line says "
+              f"{intercept + slope * r['baseline_top10_error_share']:.2f}x)"
+              for image, r in rows.items() if not image.startswith("kodim")]
+    return ["", f"- When mining pays: over the {len(kodak)} Kodak crops, `{default}`'s step ratio "
+            f"follows the baseline's top-10% error share (Pearson r = "
+            f"{np.corrcoef(share, step)[0, 1]:.2f}; least squares: step ratio = "
+            f"{intercept:.2f} + {slope:.2f} x share)"
+            + (f"; off that line: {', '.join(others)}" if others else "") + "."]
 
 
 def photo_figure(folder, rows, labels, path: pathlib.Path) -> str | None:

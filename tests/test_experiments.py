@@ -254,6 +254,21 @@ def test_photo_benchmark_dry_run_prints_one_table_and_resumes(tmp_path, capsys, 
     assert len(text.splitlines()) < 150
 
 
+def test_share_line_fits_the_kodak_crops_and_places_the_others():
+    from experiments import write_results_page
+
+    def row(share, step):
+        return {"baseline_top10_error_share": share, "samplers": {"d": {"step_ratio": step}}}
+
+    rows = {"kodim01": row(0.5, 1.5), "kodim02": row(0.6, 1.7), "kodim03": row(0.7, 1.9),
+            "pluto": row(0.8, 1.2)}
+    (_, line) = write_results_page.share_line(rows, "d")
+    assert "over the 3 Kodak crops" in line and "Pearson r = 1.00" in line
+    assert "step ratio = 0.50 + 2.00 x share" in line
+    assert "pluto (share 0.80: 1.20x, the line says 2.10x)" in line
+    assert write_results_page.share_line({"kodim01": row(0.5, 1.5)}, "d") == []
+
+
 def test_gpu_check_dry_run_writes_its_report(tmp_path):
     """The GPU check's whole pipeline on the CPU (a procedural scene, a one-second budget)."""
     from experiments import gpu_check
