@@ -16,7 +16,8 @@ jitted step runs ``--timing_steps`` steps per round, samplers alternate in a shu
 the per-round ratios to uniform are summarised by their median, so machine noise hits every
 sampler alike. A sampler with a dense error-map refresh also times one refresh per round (the
 dense render and the rebuild of its map) and adds that time divided by its refresh interval to
-the round's per-step time, so the amortised refresh counts however few steps a round has.
+the round's per-step time, so the amortised refresh counts however few steps a round has. Every
+step and refresh is compiled (run once) before the first round.
 
 Budget comparison (``--reference DIR``): the variants here train at their own, shorter step budget
 (their learning-rate schedule spans it), and the target is the final PSNR of the baseline of a
@@ -129,6 +130,9 @@ def time_steps(args, variants) -> dict[str, dict[str, float]]:
         state, m = fn(state)
         jax.block_until_ready(m)
         refresh = hook.bind(task, sampler, batch_size=batch)
+        if sampler.refresh is not None:  # compile the refresh too, outside the timed rounds
+            state = refresh(refresh.every, state, force=True)
+            jax.block_until_ready(state.sampler_state)
         steps[label] = dict(fn=fn, state=state, sampler=sampler, every=refresh.every,
                             refresh=refresh)
     times = {label: [] for label in steps}

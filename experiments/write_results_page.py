@@ -63,6 +63,11 @@ def photo_section(name: str, folder: pathlib.Path, img: pathlib.Path) -> list[st
     base = labels[0]
     first = _first_image_results(folder, rows)
     seeds, code = first["args"]["seeds"], first.get("code", "?")
+    retimed = first.get("retimed")
+    if retimed:
+        code += (f" (per-step timing measured again at {retimed['code']}, "
+                 f"{retimed['timing_rounds']} rounds of {retimed['timing_steps']} steps: "
+                 f"`{_command(name)[1:-1]} -- --retime`)")
     lines = [f"### Photographs ({len(rows)} images; suite `{name}`)", "",
              f"Baseline `{base}`: {first['summary'].get('baseline_spec', base)}. Seeds {seeds}; "
              f"code {code}; {_command(name)}.", "",

@@ -215,6 +215,16 @@ def test_photo_benchmark_dry_run_prints_one_table_and_resumes(tmp_path, capsys, 
     # A second call reads the finished comparisons back instead of training again.
     assert photos.main(["--outdir", str(out), "--dry_run", *samplers]) == 0
     assert "[run" not in capsys.readouterr().out
+    # --retime measures the timing again and rewrites the summaries, keeping the runs.
+    first = out / "images" / next(iter(summary["images"])) / "results.json"
+    before = json.loads(first.read_text())
+    assert photos.main(["--outdir", str(out), "--dry_run", *samplers, "--retime"]) == 0
+    assert "[run" not in capsys.readouterr().out
+    after = json.loads(first.read_text())
+    assert after["runs"] == before["runs"] and after["retimed"]["timing_rounds"] == 1
+    assert after["timing"] != before["timing"]
+    assert after["summary"]["samplers"]["official"]["time_ratio"] == pytest.approx(
+        after["timing"]["official"]["ratio_median"])
     with pytest.raises(SystemExit, match="not found"):
         photos.image_paths("no_such_image")
     # The results page: one table of samplers, the default per image.

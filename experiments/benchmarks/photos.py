@@ -14,8 +14,10 @@ the baseline's share of squared error in its worst 10% of pixels (where mining c
 the mean and minimum over images. It writes ``summary.md`` and ``summary.json`` to ``--outdir``.
 
 An interrupted benchmark continues where it stopped (finished images are read back, the others
-resumed). ``--images`` picks a subset (names or ``kodak``/``large``), ``--dry_run`` runs a
-seconds-long version of the same pipeline (2 tiny images, a few steps) for tests.
+resumed); ``--retime`` measures the per-step timing of finished images again (more rounds, a
+quieter machine) and recomputes their summaries without retraining. ``--images`` picks a subset
+(names or ``kodak``/``large``), ``--dry_run`` runs a seconds-long version of the same pipeline
+(2 tiny images, a few steps) for tests.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "subset of 2^18 pixels during training, every pixel at the end)")
     parser.add_argument("--min_milestone", type=int, default=1000,
                         help="the lowest speed-up is read at evaluations from this step on")
-    parser.add_argument("--timing_rounds", type=int, default=6)
+    parser.add_argument("--timing_rounds", type=int, default=12)
     parser.add_argument("--timing_steps", type=int, default=50)
     parser.add_argument("--gin_bindings", action="append", default=[],
                         help="bindings for every run (after the task config)")
@@ -99,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--summarise_only", action="store_true",
                         help="write and print the table from the finished comparisons in "
                              "--outdir (images without one are left out)")
+    parser.add_argument("--retime", action="store_true",
+                        help="measure the per-step timing of the finished comparisons in "
+                             "--outdir again (e.g. on a quiet machine) and rewrite their "
+                             "summaries; the training runs are kept")
     return parser
 
 
@@ -120,6 +126,31 @@ def run_image(args, name: str, path, outdir: pathlib.Path, large: bool) -> dict:
     done = folder / "results.json"
     if done.is_file():
         return json.loads(done.read_text())
+    compare_samplers.main(_compare_argv(args, path, folder, large))
+    return json.loads(done.read_text())
+
+
+def retime_image(args, name: str, path, outdir: pathlib.Path, large: bool) -> dict:
+    """Measure a finished comparison's interleaved per-step timing again (``--timing_rounds``
+    rounds, this version of the timing) and recompute its summary from its recorded runs, which
+    are kept; ``results.json`` records the timing's code version and rounds."""
+    folder = outdir / "images" / name
+    done = folder / "results.json"
+    if not done.is_file():
+        raise SystemExit(f"error: --retime: {name} has no finished comparison in {folder}.")
+    compare_samplers.main([*_compare_argv(args, path, folder, large), "--timing_only"])
+    timed = json.loads((folder / "timing.json").read_text())
+    results = json.loads(done.read_text())
+    results["timing"] = timed["timing"]
+    results["retimed"] = {"code": timed["code"], "timing_rounds": args.timing_rounds,
+                          "timing_steps": args.timing_steps}
+    done.write_text(json.dumps(results, indent=1))
+    compare_samplers.resummarise(folder)
+    return json.loads(done.read_text())
+
+
+def _compare_argv(args, path, folder: pathlib.Path, large: bool) -> list[str]:
+    """``compare_samplers`` arguments of one image's comparison."""
     steps = args.large_steps if large else args.num_steps
     every = args.large_eval_every if large else args.eval_every
     bindings = [f"image_fitting_task.path = '{path}'", *args.gin_bindings]
@@ -134,8 +165,7 @@ def run_image(args, name: str, path, outdir: pathlib.Path, large: bool) -> dict:
         argv += ["--variant", variant]
     for binding in bindings:
         argv += ["--gin_bindings", binding]
-    compare_samplers.main(argv)
-    return json.loads(done.read_text())
+    return argv
 
 
 def image_row(results: dict, min_milestone: int) -> dict:
@@ -219,7 +249,8 @@ def main(argv=None) -> int:
             elapsed = time.perf_counter() - started
             eta = f", about {elapsed / k * (len(images) - k) / 60:.0f} min left" if k else ""
             print(f"[image {k + 1}/{len(images)}] {name}{eta}", flush=True)
-            results = run_image(args, name, path, outdir, large=name in LARGE)
+            run = retime_image if args.retime else run_image
+            results = run(args, name, path, outdir, large=name in LARGE)
         rows[name] = image_row(results, args.min_milestone)
     text = (f"Photo benchmark: {len(rows)} images, samplers {', '.join(labels)} (ratios against "
             f"the first, {labels[0]}), seeds {args.seeds}, {args.num_steps} steps "
