@@ -106,7 +106,7 @@ def photo_section(name: str, folder: pathlib.Path, img: pathlib.Path) -> list[st
                      f"{margin.mean():+.2f} dB)" + (f"; below on {', '.join(below)}" if below
                                                     else "") + ".")
     lines += share_line(rows, default)
-    figure = photo_figure(folder, rows, labels[:3], img / f"{name}_psnr_vs_seconds.png")
+    figure = photo_figure(folder, rows, labels, img / f"{name}_psnr_vs_seconds.png")
     if figure:
         lines += ["", f"![PSNR against seconds]({figure})"]
     return lines

@@ -40,6 +40,7 @@ DEFAULT_BINDINGS = (
     "hard/WeightSchedule.alpha = 0.0",
     "train_and_evaluate.dense_refresh = @per_epoch/DenseRefresh()",
     "per_epoch/DenseRefresh.epochs = 1.0",
+    "per_epoch/DenseRefresh.stride = 'auto'",
 )
 
 

@@ -28,6 +28,7 @@ from softmining_jax.plots import save_run_plots
 from softmining_jax.run_log import MetricsLog
 from softmining_jax.samplers import Sampler
 from softmining_jax.step import TrainState
+from softmining_jax.tasks import dense
 from softmining_jax.tasks.base import Task
 
 
@@ -44,17 +45,19 @@ class DenseRefresh:
 
     Attributes:
       every: steps between refreshes (the first is at step ``every``).
-      epochs: if set, refresh every ``epochs * pixels / batch_size`` steps instead (rounded, at
-        least 1), i.e. after the training samples have covered the domain's pixels ``epochs``
-        times: a refresh then costs about as many field evaluations as ``epochs`` epochs of
-        training forward passes, whatever the image size.
+      epochs: if set, refresh every ``epochs * pixels / (stride^2 * batch_size)`` steps instead
+        (rounded, at least 1), i.e. after the training samples have made as many field
+        evaluations as ``epochs`` refreshes' renders: a refresh then costs about ``epochs``
+        epochs' worth of training forward passes, whatever the image size.
       stride: render one pixel per ``stride x stride`` block, whose error fills the block
         (``stride^2`` times cheaper; which pixel rotates from one refresh to the next; 1: every
-        pixel). See :mod:`softmining_jax.tasks.dense`.
+        pixel), or ``"auto"``: 1 unless the images have more pixels than ``COVER_STEPS`` steps'
+        samples (per device), then the smallest stride that renders no more
+        (:func:`~softmining_jax.tasks.dense.auto_stride`). See :mod:`softmining_jax.tasks.dense`.
     """
 
     every: int = 1000
-    stride: int = 1
+    stride: int | str = 1
     epochs: float | None = None
 
     def __post_init__(self):
@@ -63,39 +66,54 @@ class DenseRefresh:
                                             and self.epochs > 0):
             raise ValueError(f"DenseRefresh.epochs must be a number > 0 or None, got "
                              f"{self.epochs!r}.")
-        if isinstance(self.stride, bool) or int(self.stride) != self.stride or self.stride < 1:
-            raise ValueError("DenseRefresh.stride must be a positive whole number of pixels, got "
-                             f"{self.stride!r}.")
+        if self.stride != "auto" and (isinstance(self.stride, bool)
+                                      or not isinstance(self.stride, int) or self.stride < 1):
+            raise ValueError("DenseRefresh.stride must be a positive whole number of pixels or "
+                             f"'auto', got {self.stride!r}.")
 
-    def interval(self, task: Task, batch_size: int | None = None) -> int:
-        """Steps between refreshes for ``task`` trained with ``batch_size`` samples per step."""
+    def pixel_stride(self, task: Task, samples_per_device: int | None = None) -> int:
+        """The stride in pixels (``"auto"`` needs the samples per step of one device)."""
+        if self.stride != "auto":
+            return int(self.stride)
+        if samples_per_device is None:
+            raise ValueError("DenseRefresh.stride = 'auto' needs the batch size "
+                             "(bind(..., batch_size=)).")
+        return dense.auto_stride(task.domain.sizes, samples_per_device)
+
+    def interval(self, task: Task, batch_size: int | None = None,
+                 num_devices: int | None = None) -> int:
+        """Steps between refreshes for ``task`` trained with ``batch_size`` samples per step
+        (over ``num_devices`` devices)."""
         if self.epochs is None:
             return int(self.every)
         if batch_size is None:
             raise ValueError("DenseRefresh.epochs needs the batch size (bind(..., batch_size=)).")
-        return max(1, round(self.epochs * task.domain.num_pixels / batch_size))
+        stride = self.pixel_stride(task, batch_size // (num_devices or 1))
+        return max(1, round(self.epochs * task.domain.num_pixels / (stride**2 * batch_size)))
 
     def bind(self, task: Task, sampler: Sampler, num_devices: int | None = None,
              batch_size: int | None = None) -> Callable[[int, TrainState], TrainState]:
         """``refresh(step, state) -> state`` for this task and sampler: a no-op unless due (and
         always for a sampler with no ``refresh``). With ``num_devices`` the state is a
         data-parallel one (:mod:`softmining_jax.parallel`) and every device gets the maps.
-        ``batch_size`` (global) is needed with ``epochs``. The function's ``every`` attribute
-        is the interval in steps."""
-        every = self.interval(task, batch_size)
+        ``batch_size`` (global) is needed with ``epochs`` or ``stride = "auto"``. The
+        function's ``every`` attribute is the interval in steps."""
+        every = self.interval(task, batch_size, num_devices)
         if sampler.refresh is None:
             def nothing(step, state, force=False):
                 return state
 
             nothing.every = every
             return nothing
+        stride = self.pixel_stride(
+            task, None if batch_size is None else batch_size // (num_devices or 1))
         apply = (jax.jit(sampler.refresh) if num_devices is None
                  else parallel.make_parallel_refresh(sampler))
 
         def refresh(step: int, state: TrainState, force: bool = False) -> TrainState:
             if not (force or (step > 0 and step % every == 0)):
                 return state
-            maps = task.dense_l1(parallel.local_copy(state.params), stride=self.stride,
+            maps = task.dense_l1(parallel.local_copy(state.params), stride=stride,
                                  phase=max(step // every - 1, 0))
             if num_devices is not None:
                 maps = parallel.replicate(maps, num_devices)

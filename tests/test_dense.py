@@ -154,3 +154,40 @@ def test_refresh_every_epoch_of_samples_scales_with_the_image(tmp_path):
                        num_steps=50, optimizer=adam(num_steps=50), dense_refresh=hook,
                        eval_every=50, progress=False, tensorboard=False, plots=False)
     assert seen == [0, 1]  # before steps 24 and 48
+
+
+def test_auto_stride_renders_every_pixel_unless_the_image_outgrows_the_samples():
+    """stride 'auto': every pixel up to COVER_STEPS batches of pixels, then the smallest stride
+    that renders no more; DenseRefresh's epochs count rendered pixels (a strided refresh comes
+    stride^2 times as often)."""
+    cover = dense.COVER_STEPS
+    assert dense.auto_stride([(500, 500)], 1024) == 1  # a Kodak crop
+    assert dense.auto_stride([(8, cover * 512 // 8)], 512) == 1
+    assert dense.auto_stride([(8, cover * 512 // 8 + 1)], 512) == 2
+    edge = dense.auto_stride([(2018, 2048)], 512)  # Pluto at 2048 px
+    assert (2018 * 2048) / edge**2 <= cover * 512 < (2018 * 2048) / (edge - 1) ** 2
+    assert dense.auto_stride([(2018, 2048)], 16384) == 1
+    for bad in (0, 1.5, "big", True):
+        with pytest.raises(ValueError, match="DenseRefresh.stride"):
+            DenseRefresh(stride=bad)
+
+    task = tiny_task()  # 24 x 32 = 768 pixels
+    hook = DenseRefresh(epochs=1.0, stride="auto")
+    assert hook.pixel_stride(task, 32) == 1 and hook.interval(task, 32) == 24
+    assert cover < 768 and hook.pixel_stride(task, 1) == 2
+    with pytest.raises(ValueError, match="batch size"):
+        hook.pixel_stride(task)
+    strided = DenseRefresh(epochs=1.0, stride=2)
+    assert strided.interval(task, 32) == 6  # a quarter of the pixels rendered: 4x as often
+    assert hook.interval(task, 64, num_devices=2) == 12
+    from softmining_jax.optim import adam
+    from softmining_jax.step import init_train_state
+
+    seen = []
+    original = task.dense_l1
+    task.dense_l1 = lambda params, stride=1, phase=0: seen.append(stride) or original(params)
+    sampler = samplers.error_map_sampler()
+    refresh = hook.bind(task, sampler, batch_size=1)
+    state = init_train_state(task, sampler, adam(num_steps=10), 1, seed=0)
+    refresh(refresh.every, state)
+    assert refresh.every == 192 and seen == [2]  # 768 pixels / 2^2 / 1 sample a step

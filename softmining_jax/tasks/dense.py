@@ -13,10 +13,24 @@ Units: pixel indices (row ``i``, column ``j``); pixel ``(j, i)`` has its centre 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 
 import jax
 import numpy as np
+
+# A refresh with ``stride = "auto"`` renders at most this many steps' worth of training samples.
+COVER_STEPS = 512
+
+
+def auto_stride(sizes: Sequence[tuple[int, int]], samples_per_step: int) -> int:
+    """The smallest block edge, in pixels, at which a strided render of the images ``sizes``
+    (``(H, W)`` each) has at most :data:`COVER_STEPS` steps' worth of ``samples_per_step``
+    samples: 1 (every pixel) unless the images have more pixels than that. A refresh every epoch
+    of its rendered pixels then comes at least every ``COVER_STEPS`` steps, whatever the image
+    size (a full render of a 4-megapixel image with 512 samples a step would come every 8192)."""
+    pixels = sum(int(h) * int(w) for h, w in sizes)
+    return max(1, math.ceil(math.sqrt(pixels / (COVER_STEPS * max(int(samples_per_step), 1)))))
 
 
 def render_in_chunks(
