@@ -55,6 +55,18 @@ def _first_image_results(folder: pathlib.Path, rows: dict) -> dict:
     return json.loads((folder / "images" / next(iter(rows)) / "results.json").read_text())
 
 
+def _other_codes(folder: pathlib.Path, rows: dict, code: str) -> str:
+    """``"; IMAGES: finished at code C ..."`` for images whose comparison finished at another
+    code version than ``code`` (e.g. a sampler re-run after a change), else ``""``."""
+    other: dict[str, list[str]] = {}
+    for image in rows:
+        done = json.loads((folder / "images" / image / "results.json").read_text())
+        if done.get("code", "?") != code:
+            other.setdefault(done.get("code", "?"), []).append(image)
+    return "".join(f"; {', '.join(images)}: finished at code {c} (runs already there kept, "
+                   "per-step timing measured there)" for c, images in other.items())
+
+
 def photo_section(name: str, folder: pathlib.Path, img: pathlib.Path) -> list[str]:
     """The photo benchmark: samplers as rows (means and minima over images), then the default's
     row per image, and the mean PSNR-vs-seconds figure."""
@@ -68,6 +80,7 @@ def photo_section(name: str, folder: pathlib.Path, img: pathlib.Path) -> list[st
         code += (f" (per-step timing measured again at {retimed['code']}, "
                  f"{retimed['timing_rounds']} rounds of {retimed['timing_steps']} steps: "
                  f"`{_command(name)[1:-1]} -- --retime`)")
+    code += _other_codes(folder, rows, first.get("code", "?"))
     lines = [f"### Photographs ({len(rows)} images; suite `{name}`)", "",
              f"Baseline `{base}`: {first['summary'].get('baseline_spec', base)}. Seeds {seeds}; "
              f"code {code}; {_command(name)}.", "",
