@@ -211,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "and mean) at its step budget is the target of a budget comparison")
     parser.add_argument("--timing_only", action="store_true",
                         help="only the interleaved per-step timing (writes timing.json)")
+    parser.add_argument("--retime", action="store_true",
+                        help="measure a finished comparison's interleaved per-step timing again "
+                             "(this version of the timing, --timing_rounds of --timing_steps) "
+                             "and recompute its summary; its runs are kept and results.json "
+                             "records the timing's code version")
     parser.add_argument("--summarise_only", action="store_true",
                         help="rewrite results.md/json and plots from --outdir/results.json "
                              "(its recorded runs and timing) with this version of the summary")
@@ -243,7 +248,9 @@ def main(argv=None) -> int:
     outdir.mkdir(parents=True, exist_ok=True)
     stale = [outdir / "runs" / label / f"seed{seed}" for label, _, _ in variants for seed in seeds]
     stale = [w for w in stale if w.exists()]
-    if stale and not args.timing_only:
+    if args.retime and not (outdir / "results.json").is_file():
+        raise SystemExit(f"error: --retime: no finished comparison in {outdir} (results.json).")
+    if stale and not (args.timing_only or args.retime):
         if args.fresh:
             for w in stale:
                 shutil.rmtree(w)
@@ -263,6 +270,13 @@ def main(argv=None) -> int:
             print(f"{label:24s} {1e3 * t['median_s']:8.2f} ms/step  ratio {t['ratio_median']:.3f} "
                   f"(rounds: {t['ratio_min']:.3f} .. {t['ratio_max']:.3f})")
         return 0
+    if args.retime:
+        results = json.loads((outdir / "results.json").read_text())
+        results["timing"] = timing
+        results["retimed"] = {"code": code, "timing_rounds": args.timing_rounds,
+                              "timing_steps": args.timing_steps}
+        (outdir / "results.json").write_text(json.dumps(results, indent=1))
+        return resummarise(outdir)
     runs: dict[str, dict[int, list[dict]]] = {}
     total, started, index = len(variants) * len(seeds), time.perf_counter(), 0
     for label, sampler_gin, extra in variants:

@@ -55,6 +55,17 @@ def _first_image_results(folder: pathlib.Path, rows: dict) -> dict:
     return json.loads((folder / "images" / next(iter(rows)) / "results.json").read_text())
 
 
+def _code(name: str, results: dict) -> str:
+    """The code version of a comparison's ``results.json``, and of its timing if that was
+    measured again (``--retime``)."""
+    code, retimed = results.get("code", "?"), results.get("retimed")
+    if retimed:
+        code += (f" (per-step timing measured again at {retimed['code']}, "
+                 f"{retimed['timing_rounds']} rounds of {retimed['timing_steps']} steps: "
+                 f"`{_command(name)[1:-1]} -- --retime`)")
+    return code
+
+
 def _other_codes(folder: pathlib.Path, rows: dict, code: str) -> str:
     """``"; IMAGES: finished at code C ..."`` for images whose comparison finished at another
     code version than ``code`` (e.g. a sampler re-run after a change), else ``""``."""
@@ -74,13 +85,8 @@ def photo_section(name: str, folder: pathlib.Path, img: pathlib.Path) -> list[st
     labels, rows = summary["labels"], summary["images"]
     base = labels[0]
     first = _first_image_results(folder, rows)
-    seeds, code = first["args"]["seeds"], first.get("code", "?")
-    retimed = first.get("retimed")
-    if retimed:
-        code += (f" (per-step timing measured again at {retimed['code']}, "
-                 f"{retimed['timing_rounds']} rounds of {retimed['timing_steps']} steps: "
-                 f"`{_command(name)[1:-1]} -- --retime`)")
-    code += _other_codes(folder, rows, first.get("code", "?"))
+    seeds = first["args"]["seeds"]
+    code = _code(name, first) + _other_codes(folder, rows, first.get("code", "?"))
     lines = [f"### Photographs ({len(rows)} images; suite `{name}`)", "",
              f"Baseline `{base}`: {first['summary'].get('baseline_spec', base)}. Seeds {seeds}; "
              f"code {code}; {_command(name)}.", "",
@@ -186,7 +192,7 @@ def compare_section(name: str, folder: pathlib.Path, title: str) -> list[str]:
              f"Baseline `{s['baseline']}`: {s.get('baseline_spec', s['baseline'])};",
              f"its final PSNR {s['target_psnr']:.2f} dB is the target. "
              f"Seeds {results['args']['seeds']}, "
-             f"{results['args']['num_steps']} steps; code {results.get('code', '?')}; "
+             f"{results['args']['num_steps']} steps; code {_code(name, results)}; "
              f"{_command(name)}.", "",
              "| sampler | final PSNR (dB) | step ratio (per seed) | time per step | wall-clock "
              "ratio |", "|---|---|---|---|---|"]

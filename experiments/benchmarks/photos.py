@@ -138,14 +138,7 @@ def retime_image(args, name: str, path, outdir: pathlib.Path, large: bool) -> di
     done = folder / "results.json"
     if not done.is_file():
         raise SystemExit(f"error: --retime: {name} has no finished comparison in {folder}.")
-    compare_samplers.main([*_compare_argv(args, path, folder, large), "--timing_only"])
-    timed = json.loads((folder / "timing.json").read_text())
-    results = json.loads(done.read_text())
-    results["timing"] = timed["timing"]
-    results["retimed"] = {"code": timed["code"], "timing_rounds": args.timing_rounds,
-                          "timing_steps": args.timing_steps}
-    done.write_text(json.dumps(results, indent=1))
-    compare_samplers.resummarise(folder)
+    compare_samplers.main([*_compare_argv(args, path, folder, large), "--retime"])
     return json.loads(done.read_text())
 
 
