@@ -17,7 +17,9 @@ framework/bare ratio per round: median and range over rounds. ``--nerf`` times t
 step (``gin_configs/blender/chair_cpu.gin``, uniform and soft mining) and ``--dense`` one dense
 error-map render of the 512 px image; both use only names that also existed before the samplers
 became moves, so the same file can be run in an older checkout for a before/after comparison.
-Writes ``--out`` (JSON). ``--dry_run``: one small cell, two rounds (seconds; for the tests).
+Writes ``--out`` (JSON; ``experiments/results/bench_step.json`` is the one
+``experiments/write_results_page.py`` puts on the results page). ``--dry_run``: one small cell,
+two rounds (seconds; for the tests).
 """
 
 from __future__ import annotations
@@ -176,6 +178,16 @@ def framework_step(image: np.ndarray, batch: int, log2_table: int, soft: bool):
     return step, lambda seed: init_train_state(task, sampler, opt, batch, seed)
 
 
+def _code_version() -> str:
+    """This checkout's commit (``compare_samplers.code_version``), or ``unknown`` in an older
+    checkout without it."""
+    try:
+        from experiments.compare_samplers import code_version
+    except ImportError:
+        return "unknown"
+    return code_version()
+
+
 # -- timing -----------------------------------------------------------------------------------
 
 def interleaved(steps: dict, rounds: int, per_round: int) -> dict[str, list[float]]:
@@ -295,7 +307,7 @@ def main(argv=None) -> int:
     if args.dry_run:
         image = image[:64, :64]
     edge = sobel_prior(image)
-    results = {"device": str(jax.devices()[0]), "args": vars(args)}
+    results = {"device": str(jax.devices()[0]), "code": _code_version(), "args": vars(args)}
     if not args.no_grid:
         results["grid"] = grid(args, image, edge)
     if args.nerf:

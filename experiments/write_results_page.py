@@ -4,7 +4,9 @@ Usage: ``python experiments/write_results_page.py`` after the suites have run
 (``python experiments/reproduce.py NAME``). It reads ``experiments/results/<suite>/``:
 
 * the photo benchmark (a ``photos`` suite): ``summary.json`` and each image's ``results.json``;
-* NeRF scenes and other single-task suites (``compare_samplers``): ``results.json``.
+* NeRF scenes and other single-task suites (``compare_samplers``): ``results.json``;
+* the step-cost benchmark, if it has run: ``bench_step.json`` (``python experiments/bench_step.py
+  --nerf --dense --out experiments/results/bench_step.json``).
 
 Every number on the page comes from those files; the page says which suite, command and commit
 produced each table. Suites without results are listed as not run. ``--suites`` picks and orders
@@ -341,6 +343,39 @@ def update_readme(readme: pathlib.Path, lines: list[str]) -> None:
     readme.write_text(before + start + "\n" + "\n".join(lines) + "\n" + end + after)
 
 
+def bench_step_section(path: pathlib.Path) -> list[str]:
+    """The framework's training step against a bare step of the same math: every cell of the
+    grid (``experiments/bench_step.py``), the CPU-sized NeRF step and the dense render."""
+    bench = json.loads(path.read_text())
+    a = bench["args"]
+    lines = ["### Step cost: the framework against a bare step of the same math", "",
+             "`python experiments/bench_step.py --nerf --dense --out "
+             "experiments/results/bench_step.json` "
+             f"(code {bench.get('code', '?')}, {bench['device']}): CPU time per step "
+             f"(`time.process_time`, all threads) in {a['rounds']} interleaved, shuffled rounds "
+             f"of {a['steps']} steps; ratio framework / bare per round, median (range). Bundled "
+             "512 px image, 16 levels x 2 features, MLP 2x64, Adam.", "",
+             "| batch | table | uniform: framework / bare | soft mining: framework / bare | "
+             "ms per step (framework uniform, bare uniform, framework soft, bare soft) |",
+             "|---|---|---|---|---|"]
+    for row in bench.get("grid", []):
+        ms = row["ms"]
+        cells = [f"{row[k]['median']:.3f} ({row[k]['min']:.2f}-{row[k]['max']:.2f})"
+                 for k in ("uniform", "soft")]
+        lines.append(f"| {row['batch']} | 2^{row['log2_table']} | {cells[0]} | {cells[1]} | "
+                     + ", ".join(f"{ms[k]:.2f}" for k in ("framework uniform", "bare uniform",
+                                                          "framework soft", "bare soft"))
+                     + " |")
+    if "nerf_chair_cpu_ms" in bench:
+        lines += ["", "NeRF chair at `chair_cpu.gin`'s size, CPU ms per step: " + ", ".join(
+            f"{k} {v:.1f}" for k, v in bench["nerf_chair_cpu_ms"].items()) + "."]
+    if "dense" in bench:
+        d = bench["dense"]
+        lines += ["", f"One dense per-pixel L1 render of the {d['pixels']}-pixel image: "
+                      f"{d['dense_render_s']:.3f} s CPU."]
+    return lines
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--suites", default=None, help="comma-separated suite names, in order")
@@ -379,6 +414,8 @@ def main(argv=None) -> int:
             lines += ["", *compare_section(name, folder, suite["about"])]
         else:
             missing.append(name)
+    if (results / "bench_step.json").is_file():
+        lines += ["", *bench_step_section(results / "bench_step.json")]
     if missing:
         lines += ["", "Not run yet (no results here): " + ", ".join(f"`{m}`" for m in missing)
                   + "."]

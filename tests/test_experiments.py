@@ -303,6 +303,10 @@ def test_bench_step_dry_run_times_framework_and_bare_steps(tmp_path):
     (row,) = json.loads(out.read_text())["grid"]
     assert set(row["ms"]) == {"framework uniform", "bare uniform", "framework soft", "bare soft"}
     assert row["uniform"]["median"] > 0 and row["soft"]["median"] > 0
+    from experiments import write_results_page
+
+    section = "\n".join(write_results_page.bench_step_section(out))
+    assert "| 256 | 2^12 |" in section and "dense per-pixel L1 render" in section
 
 
 def test_strongest_uniform_becomes_the_baseline(tmp_path, monkeypatch):
