@@ -245,11 +245,11 @@ def main(argv=None) -> int:
         parse_variant(v) for v in args.variant]
     seeds = [int(s) for s in args.seeds.split(",")]
     outdir = pathlib.Path(args.outdir)
+    if args.retime and not (outdir / "results.json").is_file():
+        raise SystemExit(f"error: --retime: no finished comparison in {outdir} (results.json).")
     outdir.mkdir(parents=True, exist_ok=True)
     stale = [outdir / "runs" / label / f"seed{seed}" for label, _, _ in variants for seed in seeds]
     stale = [w for w in stale if w.exists()]
-    if args.retime and not (outdir / "results.json").is_file():
-        raise SystemExit(f"error: --retime: no finished comparison in {outdir} (results.json).")
     if stale and not (args.timing_only or args.retime):
         if args.fresh:
             for w in stale:

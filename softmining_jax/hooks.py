@@ -16,6 +16,7 @@ single-device loop, the data-parallel loop, the timing harness and a loop of you
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import pathlib
 import time
 from collections.abc import Callable
@@ -67,18 +68,21 @@ class DenseRefresh:
             raise ValueError(f"DenseRefresh.epochs must be a number > 0 or None, got "
                              f"{self.epochs!r}.")
         if self.stride != "auto" and (isinstance(self.stride, bool)
-                                      or not isinstance(self.stride, int) or self.stride < 1):
+                                      or not isinstance(self.stride, numbers.Real)
+                                      or int(self.stride) != self.stride or self.stride < 1):
             raise ValueError("DenseRefresh.stride must be a positive whole number of pixels or "
                              f"'auto', got {self.stride!r}.")
 
-    def pixel_stride(self, task: Task, samples_per_device: int | None = None) -> int:
-        """The stride in pixels (``"auto"`` needs the samples per step of one device)."""
+    def pixel_stride(self, task: Task, batch_size: int | None = None,
+                     num_devices: int | None = None) -> int:
+        """The stride in pixels for ``task`` trained with ``batch_size`` samples per step over
+        ``num_devices`` devices (``"auto"`` needs the batch size: it is set per device)."""
         if self.stride != "auto":
             return int(self.stride)
-        if samples_per_device is None:
+        if batch_size is None:
             raise ValueError("DenseRefresh.stride = 'auto' needs the batch size "
                              "(bind(..., batch_size=)).")
-        return dense.auto_stride(task.domain.sizes, samples_per_device)
+        return dense.auto_stride(task.domain.sizes, batch_size // (num_devices or 1))
 
     def interval(self, task: Task, batch_size: int | None = None,
                  num_devices: int | None = None) -> int:
@@ -88,7 +92,7 @@ class DenseRefresh:
             return int(self.every)
         if batch_size is None:
             raise ValueError("DenseRefresh.epochs needs the batch size (bind(..., batch_size=)).")
-        stride = self.pixel_stride(task, batch_size // (num_devices or 1))
+        stride = self.pixel_stride(task, batch_size, num_devices)
         return max(1, round(self.epochs * task.domain.num_pixels / (stride**2 * batch_size)))
 
     def bind(self, task: Task, sampler: Sampler, num_devices: int | None = None,
@@ -105,8 +109,7 @@ class DenseRefresh:
 
             nothing.every = every
             return nothing
-        stride = self.pixel_stride(
-            task, None if batch_size is None else batch_size // (num_devices or 1))
+        stride = self.pixel_stride(task, batch_size, num_devices)
         apply = (jax.jit(sampler.refresh) if num_devices is None
                  else parallel.make_parallel_refresh(sampler))
 

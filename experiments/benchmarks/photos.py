@@ -135,11 +135,8 @@ def retime_image(args, name: str, path, outdir: pathlib.Path, large: bool) -> di
     rounds, this version of the timing) and recompute its summary from its recorded runs, which
     are kept; ``results.json`` records the timing's code version and rounds."""
     folder = outdir / "images" / name
-    done = folder / "results.json"
-    if not done.is_file():
-        raise SystemExit(f"error: --retime: {name} has no finished comparison in {folder}.")
     compare_samplers.main([*_compare_argv(args, path, folder, large), "--retime"])
-    return json.loads(done.read_text())
+    return json.loads((folder / "results.json").read_text())
 
 
 def _compare_argv(args, path, folder: pathlib.Path, large: bool) -> list[str]:
