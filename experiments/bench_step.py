@@ -17,6 +17,10 @@ framework/bare ratio per round: median and range over rounds. ``--nerf`` times t
 step (``gin_configs/blender/chair_cpu.gin``, uniform and soft mining) and ``--dense`` one dense
 error-map render of the 512 px image; both use only names that also existed before the samplers
 became moves, so the same file can be run in an older checkout for a before/after comparison.
+``--hash_backward`` times the framework's steps (image at batch 512 and 2^16, chair_cpu; uniform
+and soft mining) with each of the hash grid's two backward passes, autodiff of the corner loop
+and the hand-written VJP, side by side (``fields.hash_grid.hash_encode`` uses the faster per
+input dimension).
 Writes ``--out`` (JSON; ``experiments/results/bench_step.json`` is the one
 ``experiments/write_results_page.py`` puts on the results page). ``--dry_run``: one small cell,
 two rounds (seconds; for the tests).
@@ -261,6 +265,71 @@ def nerf(args) -> dict:
     return out
 
 
+def _with_encoder(encode, build):
+    """``build()``'s ``(step, state)`` with the hash grid's encoder replaced by ``encode`` while the
+    step is traced (one step is run to trace it; its state is returned)."""
+    from softmining_jax.fields import hash_grid
+
+    original = hash_grid.hash_encode
+    hash_grid.hash_encode = encode
+    try:
+        fn, state = build()
+        state, out = fn(state)
+        jax.block_until_ready(out)
+    finally:
+        hash_grid.hash_encode = original
+    return fn, state
+
+
+def hash_backward(args, image) -> dict:
+    """CPU ms per step of the image and chair steps with each hash-grid backward pass, and the
+    per-round ratio autodiff / custom VJP (median, range)."""
+    import gin
+
+    from softmining_jax import cli, configurables  # noqa: F401
+    from softmining_jax.fields import hash_grid
+
+    make_train_step, init_train_state, adam = _framework()
+    encoders = {"autodiff": hash_grid.hash_encode_autodiff,
+                "custom_vjp": hash_grid.hash_encode_custom_vjp}
+    batch, log2_table = (args.batches[0], args.tables[0]) if args.dry_run else (512, 16)
+    out = {"image_batch": batch, "image_log2_table": log2_table}
+    for path in ("image",) if args.dry_run else ("image", "chair_cpu"):
+        steps = {}
+        for kind in ("uniform", "soft"):
+            for name, encode in encoders.items():
+                if path == "image":
+                    def build(kind=kind):
+                        fn, init = framework_step(image, batch, log2_table, kind == "soft")
+                        return fn, init(0)
+                else:
+                    sampler_gin = "soft_mining" if kind == "soft" else "uniform"
+                    cli.parse_gin([str(ROOT / "gin_configs" / "blender" / "chair_cpu.gin"),
+                                   str(ROOT / "gin_configs" / "samplers" / f"{sampler_gin}.gin")],
+                                  ["blender_task.video_frames = 0"])
+                    bound = gin.get_bindings("train_and_evaluate")
+
+                    def build(task=bound["task"], sampler=bound["sampler"]):
+                        opt = adam(learning_rate=1e-2, num_steps=2000)
+                        fn = jax.jit(make_train_step(task, sampler, opt), donate_argnums=0)
+                        return fn, init_train_state(task, sampler, opt, 1024, 0)
+                steps[f"{kind} {name}"] = _with_encoder(encode, build)
+        per_round = args.steps if path == "image" else max(2, args.steps // 10)
+        times = interleaved(steps, args.rounds, per_round)
+        rows = {}
+        for kind in ("uniform", "soft"):
+            rows[kind] = {"ms": {name: 1e3 * float(np.median(times[f"{kind} {name}"]))
+                                 for name in encoders},
+                          "autodiff_over_custom_vjp": ratio(times[f"{kind} autodiff"],
+                                                            times[f"{kind} custom_vjp"])}
+            r = rows[kind]["autodiff_over_custom_vjp"]
+            print(f"{path} {kind}: autodiff / custom VJP {r['median']:.3f} ({r['min']:.2f}-"
+                  f"{r['max']:.2f}); ms " + ", ".join(f"{k} {v:.2f}" for k, v in
+                                                       rows[kind]["ms"].items()), flush=True)
+        out[path] = rows
+    return out
+
+
 def dense(args, image) -> dict:
     """CPU seconds of one dense per-pixel L1 render of the 512 px image (median of rounds)."""
     import functools
@@ -294,6 +363,8 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=20, help="steps per round")
     parser.add_argument("--nerf", action="store_true", help="also time chair_cpu's step")
     parser.add_argument("--dense", action="store_true", help="also time a dense render")
+    parser.add_argument("--hash_backward", action="store_true",
+                        help="also compare the hash grid's two backward passes")
     parser.add_argument("--no_grid", action="store_true")
     parser.add_argument("--out", default=None)
     parser.add_argument("--dry_run", action="store_true")
@@ -314,6 +385,8 @@ def main(argv=None) -> int:
         results["nerf_chair_cpu_ms"] = nerf(args)
     if args.dense:
         results["dense"] = dense(args, image)
+    if args.hash_backward:
+        results["hash_backward"] = hash_backward(args, image)
     if args.out:
         pathlib.Path(args.out).write_text(json.dumps(results, indent=1))
     return 0

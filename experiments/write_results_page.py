@@ -369,6 +369,20 @@ def bench_step_section(path: pathlib.Path) -> list[str]:
     if "nerf_chair_cpu_ms" in bench:
         lines += ["", "NeRF chair at `chair_cpu.gin`'s size, CPU ms per step: " + ", ".join(
             f"{k} {v:.1f}" for k, v in bench["nerf_chair_cpu_ms"].items()) + "."]
+    if "hash_backward" in bench:
+        hb = bench["hash_backward"]
+        names = {"image": f"image (batch {hb['image_batch']}, 2^{hb['image_log2_table']})",
+                 "chair_cpu": "chair_cpu"}
+        parts = []
+        for path in ("image", "chair_cpu"):
+            for kind, row in hb.get(path, {}).items():
+                r = row["autodiff_over_custom_vjp"]
+                parts.append(f"{names[path]} {kind} {r['median']:.3f} ({r['min']:.2f}-"
+                             f"{r['max']:.2f})")
+        lines += ["", "The hash grid's backward pass (`--hash_backward`): step time with "
+                      "autodiff of the corner loop over the hand-written VJP, median (range): "
+                  + "; ".join(parts) + ". `hash_encode` uses autodiff for 2-D points and the "
+                                       "VJP for 3-D points."]
     if "dense" in bench:
         d = bench["dense"]
         lines += ["", f"One dense per-pixel L1 render of the {d['pixels']}-pixel image: "

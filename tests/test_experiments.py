@@ -299,14 +299,20 @@ def test_bench_step_dry_run_times_framework_and_bare_steps(tmp_path):
     from experiments import bench_step
 
     out = tmp_path / "bench.json"
-    assert bench_step.main(["--dry_run", "--dense", "--out", str(out)]) == 0
-    (row,) = json.loads(out.read_text())["grid"]
+    assert bench_step.main(["--dry_run", "--dense", "--hash_backward", "--out", str(out)]) == 0
+    bench = json.loads(out.read_text())
+    (row,) = bench["grid"]
     assert set(row["ms"]) == {"framework uniform", "bare uniform", "framework soft", "bare soft"}
     assert row["uniform"]["median"] > 0 and row["soft"]["median"] > 0
+    for kind in ("uniform", "soft"):  # the hash grid's two backward passes, image path only
+        hb = bench["hash_backward"]["image"][kind]
+        assert set(hb["ms"]) == {"autodiff", "custom_vjp"}
+        assert hb["autodiff_over_custom_vjp"]["median"] > 0
     from experiments import write_results_page
 
     section = "\n".join(write_results_page.bench_step_section(out))
     assert "| 256 | 2^12 |" in section and "dense per-pixel L1 render" in section
+    assert "image (batch 256, 2^12) soft" in section
 
 
 def test_strongest_uniform_becomes_the_baseline(tmp_path, monkeypatch):

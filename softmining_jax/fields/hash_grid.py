@@ -152,13 +152,13 @@ def _interpolation_slopes(values: jax.Array, frac: jax.Array) -> jax.Array:
     return jnp.stack(slopes, axis=-1)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def hash_encode(table: jax.Array, x: jax.Array, layout: HashGridLayout) -> jax.Array:
     """Encode points.
 
-    Differentiable w.r.t. ``table`` and ``x`` (a hand-written VJP: the position gradient shares
-    the backward pass's corner gathers, so asking for it costs little on top of the table
-    gradient).
+    Differentiable w.r.t. ``table`` and ``x``. The backward pass is the one that measured faster
+    on that path's training step (``experiments/bench_step.py --hash_backward``): autodiff of the
+    corner loop for 2-D points (images), the hand-written VJP of :func:`hash_encode_custom_vjp`
+    for 3-D points (radiance fields). Both give the same gradients.
 
     Args:
       table: ``(layout.table_size, F)`` feature table.
@@ -168,6 +168,21 @@ def hash_encode(table: jax.Array, x: jax.Array, layout: HashGridLayout) -> jax.A
     Returns:
       ``(N, L * F)`` interpolated features, level-major.
     """
+    if layout.dim == 3:
+        return hash_encode_custom_vjp(table, x, layout)
+    return hash_encode_autodiff(table, x, layout)
+
+
+def hash_encode_autodiff(table: jax.Array, x: jax.Array, layout: HashGridLayout) -> jax.Array:
+    """:func:`hash_encode` differentiated by JAX's autodiff of the forward pass."""
+    return _hash_encode_fwd(table, x, layout)[0]
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def hash_encode_custom_vjp(table: jax.Array, x: jax.Array,
+                           layout: HashGridLayout) -> jax.Array:
+    """:func:`hash_encode` with a hand-written VJP: one scatter of the table gradient, and the
+    position gradient from the corner features gathered again in the backward pass."""
     return _hash_encode_fwd(table, x, layout)[0]
 
 
@@ -175,8 +190,8 @@ def _sum_corners(values_of_corner) -> jax.Array:
     """``sum_j values_of_corner(j)`` over the ``2^D`` corners, unrolled in Python.
 
     Each term is a gather fused into its consumer; a ``jnp.sum`` over a stacked corner axis
-    would make XLA materialise the ``(N, L, 2^D, F)`` gathered features first (4-6x slower
-    forward on the CPU, ``experiments/bench_step.py``)."""
+    would make XLA materialise the ``(N, L, 2^D, F)`` gathered features first (a much slower
+    forward on the CPU)."""
     total = None
     for term in values_of_corner:
         total = term if total is None else total + term
@@ -212,7 +227,7 @@ def _hash_encode_bwd(layout, residuals, cotangent):
     return d_table, d_x
 
 
-hash_encode.defvjp(_hash_encode_fwd, _hash_encode_bwd)
+hash_encode_custom_vjp.defvjp(_hash_encode_fwd, _hash_encode_bwd)
 
 
 class HashGridEncoding(nn.Module):
