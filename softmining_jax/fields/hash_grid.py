@@ -115,17 +115,19 @@ def _corner_indices(x: jax.Array, layout: HashGridLayout):
     return idx, frac, _corners(d)
 
 
-def _corner_weights(frac: jax.Array, corners: np.ndarray) -> list[jax.Array]:
-    """Interpolation weight of each corner, ``(N, L)`` each: ``prod_k frac_k`` or
-    ``1 - frac_k`` by the corner's (static) offset on axis ``k`` (``frac (N, L, D)``, corner order
-    of :func:`_corners`)."""
-    out = []
-    for corner in corners:
-        w = None
-        for k, bit in enumerate(corner):
-            f = frac[:, :, k] if bit else 1.0 - frac[:, :, k]
-            w = f if w is None else w * f
-        out.append(w)
+def _axis_factors(frac: jax.Array, corners: np.ndarray) -> list[jax.Array]:
+    """Per-axis interpolation factors ``(N, L, 2^D)``: ``frac_k`` or ``1 - frac_k`` by corner."""
+    return [
+        jnp.where(jnp.asarray(corners[:, k], bool)[None, None], frac[:, :, None, k],
+                  1.0 - frac[:, :, None, k])
+        for k in range(corners.shape[1])
+    ]
+
+
+def _product(factors: list[jax.Array]) -> jax.Array:
+    out = factors[0]
+    for f in factors[1:]:
+        out = out * f
     return out
 
 
@@ -201,9 +203,8 @@ def _hash_encode_fwd(table, x, layout):
     if d != layout.dim:
         raise ValueError(f"Expected {layout.dim}-D points, got shape {x.shape}.")
     idx, frac, corners = _corner_indices(x, layout)
-    weights = _corner_weights(frac, corners)
-    feats = _sum_corners(w[..., None] * table[idx[..., j]] for j, w in enumerate(weights))
-    w = jnp.stack(weights, axis=-1)  # (N, L, 2^D), for the hand-written VJP
+    w = _product(_axis_factors(frac, corners))  # (N, L, 2^D)
+    feats = _sum_corners(w[..., j, None] * table[idx[..., j]] for j in range(len(corners)))
     return feats.reshape(n, -1), (idx, frac, w, x, table)
 
 
