@@ -17,10 +17,10 @@ framework/bare ratio per round: median and range over rounds. ``--nerf`` times t
 step (``gin_configs/blender/chair_cpu.gin``, uniform and soft mining) and ``--dense`` one dense
 error-map render of the 512 px image; both use only names that also existed before the samplers
 became moves, so the same file can be run in an older checkout for a before/after comparison.
-``--hash_backward`` times the framework's steps (image at batch 512 and 2^16, chair_cpu; uniform
-and soft mining) with each of the hash grid's two backward passes, autodiff of the corner loop
-and the hand-written VJP, side by side (``fields.hash_grid.hash_encode`` uses the faster per
-input dimension).
+``--hash_backward`` times the framework's steps (image at each batch with a 2^16 table,
+chair_cpu; uniform and soft mining) with each of the hash grid's two backward passes, autodiff of
+the corner loop and the hand-written VJP, side by side (``fields.hash_grid.hash_encode`` picks
+one by the number of corner lookups, ``AUTODIFF_MAX_LOOKUPS``).
 Writes ``--out`` (JSON; ``experiments/results/bench_step.json`` is the one
 ``experiments/write_results_page.py`` puts on the results page). ``--dry_run``: one small cell,
 two rounds (seconds; for the tests).
@@ -292,14 +292,16 @@ def hash_backward(args, image) -> dict:
     make_train_step, init_train_state, adam = _framework()
     encoders = {"autodiff": hash_grid.hash_encode_autodiff,
                 "custom_vjp": hash_grid.hash_encode_custom_vjp}
-    batch, log2_table = (args.batches[0], args.tables[0]) if args.dry_run else (512, 16)
-    out = {"image_batch": batch, "image_log2_table": log2_table}
-    for path in ("image",) if args.dry_run else ("image", "chair_cpu"):
+    log2_table = args.tables[0] if args.dry_run else 16
+    paths = [f"image b{b}" for b in args.batches] + ([] if args.dry_run else ["chair_cpu"])
+    out = {"image_log2_table": log2_table, "paths": {}}
+    for path in paths:
+        batch = int(path.split(" b")[1]) if path.startswith("image") else 0
         steps = {}
         for kind in ("uniform", "soft"):
             for name, encode in encoders.items():
-                if path == "image":
-                    def build(kind=kind):
+                if path.startswith("image"):
+                    def build(kind=kind, batch=batch):
                         fn, init = framework_step(image, batch, log2_table, kind == "soft")
                         return fn, init(0)
                 else:
@@ -314,7 +316,7 @@ def hash_backward(args, image) -> dict:
                         fn = jax.jit(make_train_step(task, sampler, opt), donate_argnums=0)
                         return fn, init_train_state(task, sampler, opt, 1024, 0)
                 steps[f"{kind} {name}"] = _with_encoder(encode, build)
-        per_round = args.steps if path == "image" else max(2, args.steps // 10)
+        per_round = args.steps if path.startswith("image") else max(2, args.steps // 10)
         times = interleaved(steps, args.rounds, per_round)
         rows = {}
         for kind in ("uniform", "soft"):
@@ -326,7 +328,7 @@ def hash_backward(args, image) -> dict:
             print(f"{path} {kind}: autodiff / custom VJP {r['median']:.3f} ({r['min']:.2f}-"
                   f"{r['max']:.2f}); ms " + ", ".join(f"{k} {v:.2f}" for k, v in
                                                        rows[kind]["ms"].items()), flush=True)
-        out[path] = rows
+        out["paths"][path] = rows
     return out
 
 

@@ -349,8 +349,10 @@ def bench_step_section(path: pathlib.Path) -> list[str]:
     bench = json.loads(path.read_text())
     a = bench["args"]
     lines = ["### Step cost: the framework against a bare step of the same math", "",
-             "`python experiments/bench_step.py --nerf --dense --out "
-             "experiments/results/bench_step.json` "
+             "`python experiments/bench_step.py "
+             + "".join(f"--{flag} " for flag in ("nerf", "dense", "hash_backward")
+                       if a.get(flag))
+             + f"--rounds {a['rounds']} --out experiments/results/bench_step.json` "
              f"(code {bench.get('code', '?')}, {bench['device']}): CPU time per step "
              f"(`time.process_time`, all threads) in {a['rounds']} interleaved, shuffled rounds "
              f"of {a['steps']} steps; ratio framework / bare per round, median (range). Bundled "
@@ -371,18 +373,16 @@ def bench_step_section(path: pathlib.Path) -> list[str]:
             f"{k} {v:.1f}" for k, v in bench["nerf_chair_cpu_ms"].items()) + "."]
     if "hash_backward" in bench:
         hb = bench["hash_backward"]
-        names = {"image": f"image (batch {hb['image_batch']}, 2^{hb['image_log2_table']})",
-                 "chair_cpu": "chair_cpu"}
         parts = []
-        for path in ("image", "chair_cpu"):
-            for kind, row in hb.get(path, {}).items():
+        for path, rows in hb["paths"].items():
+            name = (f"{path} (2^{hb['image_log2_table']})" if path.startswith("image")
+                    else path)
+            for kind, row in rows.items():
                 r = row["autodiff_over_custom_vjp"]
-                parts.append(f"{names[path]} {kind} {r['median']:.3f} ({r['min']:.2f}-"
-                             f"{r['max']:.2f})")
+                parts.append(f"{name} {kind} {r['median']:.3f} ({r['min']:.2f}-{r['max']:.2f})")
         lines += ["", "The hash grid's backward pass (`--hash_backward`): step time with "
                       "autodiff of the corner loop over the hand-written VJP, median (range): "
-                  + "; ".join(parts) + ". `hash_encode` uses autodiff for 2-D points and the "
-                                       "VJP for 3-D points."]
+                  + "; ".join(parts) + "."]
     if "dense" in bench:
         d = bench["dense"]
         lines += ["", f"One dense per-pixel L1 render of the {d['pixels']}-pixel image: "

@@ -305,14 +305,14 @@ def test_bench_step_dry_run_times_framework_and_bare_steps(tmp_path):
     assert set(row["ms"]) == {"framework uniform", "bare uniform", "framework soft", "bare soft"}
     assert row["uniform"]["median"] > 0 and row["soft"]["median"] > 0
     for kind in ("uniform", "soft"):  # the hash grid's two backward passes, image path only
-        hb = bench["hash_backward"]["image"][kind]
+        hb = bench["hash_backward"]["paths"]["image b256"][kind]
         assert set(hb["ms"]) == {"autodiff", "custom_vjp"}
         assert hb["autodiff_over_custom_vjp"]["median"] > 0
     from experiments import write_results_page
 
     section = "\n".join(write_results_page.bench_step_section(out))
     assert "| 256 | 2^12 |" in section and "dense per-pixel L1 render" in section
-    assert "image (batch 256, 2^12) soft" in section
+    assert "image b256 (2^12) soft" in section
 
 
 def test_strongest_uniform_becomes_the_baseline(tmp_path, monkeypatch):

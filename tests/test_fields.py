@@ -178,3 +178,16 @@ def test_flax_modules_shapes():
         assert y.shape == (5, 4) and float(y.min()) >= 0 and float(y.max()) <= 1
     with pytest.raises(ValueError, match="encoding"):
         ImageField(encoding="siren").init(jax.random.key(0), x)
+
+
+def test_hash_encode_picks_its_backward_by_the_number_of_corner_lookups():
+    from softmining_jax.fields import hash_grid as hg
+
+    layout = HashGridLayout(dim=2, num_levels=4, log2_table_size=8, base_resolution=2,
+                            max_resolution=16)
+    table = jnp.zeros((layout.table_size, 2), jnp.float32)
+    limit = hg.AUTODIFF_MAX_LOOKUPS // (layout.num_levels * 4)  # points at the limit
+    for points, custom in ((limit, False), (limit + 1, True)):
+        jaxpr = str(jax.make_jaxpr(lambda t, p: hash_encode(t, p, layout))(
+            table, jnp.zeros((points, 2), jnp.float32)))
+        assert ("custom_vjp_call" in jaxpr) == custom, points

@@ -152,13 +152,20 @@ def _interpolation_slopes(values: jax.Array, frac: jax.Array) -> jax.Array:
     return jnp.stack(slopes, axis=-1)
 
 
+#: Corner lookups per call (points x levels x 2^D) up to which :func:`hash_encode` differentiates
+#: by autodiff; above it the hand-written VJP is used.
+AUTODIFF_MAX_LOOKUPS = 2**18
+
+
 def hash_encode(table: jax.Array, x: jax.Array, layout: HashGridLayout) -> jax.Array:
     """Encode points.
 
-    Differentiable w.r.t. ``table`` and ``x``. The backward pass is the one that measured faster
-    on that path's training step (``experiments/bench_step.py --hash_backward``): autodiff of the
-    corner loop for 2-D points (images), the hand-written VJP of :func:`hash_encode_custom_vjp`
-    for 3-D points (radiance fields). Both give the same gradients.
+    Differentiable w.r.t. ``table`` and ``x``. Of the two backward passes, both giving the same
+    gradients, the one that measured faster on the training steps is used by the call's size
+    (``experiments/bench_step.py --hash_backward``, on the CPU): autodiff of the corner loop
+    (:func:`hash_encode_autodiff`) up to ``AUTODIFF_MAX_LOOKUPS`` corner lookups (the image steps at
+    batch 512 and 2048), the hand-written VJP (:func:`hash_encode_custom_vjp`) above (the image
+    step at batch 8192, NeRF's radiance and proposal fields).
 
     Args:
       table: ``(layout.table_size, F)`` feature table.
@@ -168,7 +175,7 @@ def hash_encode(table: jax.Array, x: jax.Array, layout: HashGridLayout) -> jax.A
     Returns:
       ``(N, L * F)`` interpolated features, level-major.
     """
-    if layout.dim == 3:
+    if x.shape[0] * layout.num_levels * 2**layout.dim > AUTODIFF_MAX_LOOKUPS:
         return hash_encode_custom_vjp(table, x, layout)
     return hash_encode_autodiff(table, x, layout)
 
