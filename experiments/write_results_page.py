@@ -356,7 +356,9 @@ def bench_step_section(path: pathlib.Path) -> list[str]:
              f"(code {bench.get('code', '?')}, {bench['device']}): CPU time per step "
              f"(`time.process_time`, all threads) in {a['rounds']} interleaved, shuffled rounds "
              f"of {a['steps']} steps; ratio framework / bare per round, median (range). Bundled "
-             "512 px image, 16 levels x 2 features, MLP 2x64, Adam.", "",
+             "512 px image, 16 levels x 2 features, MLP 2x64, Adam. Absolute times differ "
+             "between machines and days by more than these ratios; compare only figures "
+             "measured in one run.", "",
              "| batch | table | uniform: framework / bare | soft mining: framework / bare | "
              "ms per step (framework uniform, bare uniform, framework soft, bare soft) |",
              "|---|---|---|---|---|"]
