@@ -29,6 +29,7 @@ two rounds (seconds; for the tests).
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import pathlib
@@ -166,8 +167,6 @@ def _framework():
 
 
 def framework_step(image: np.ndarray, batch: int, log2_table: int, soft: bool):
-    import functools
-
     from softmining_jax import samplers
     from softmining_jax.fields import ImageField
     from softmining_jax.tasks import ImageFittingTask
@@ -242,23 +241,27 @@ def grid(args, image, edge) -> list[dict]:
     return rows
 
 
-def nerf(args) -> dict:
-    """CPU ms per step of the chair_cpu config's uniform and soft-mining steps."""
+def chair_step(sampler_name: str):
+    """``(step, state)`` of the chair_cpu config with ``gin_configs/samplers/<sampler_name>.gin``
+    (batch 1024), the step jitted but not yet traced."""
     import gin
 
     from softmining_jax import cli, configurables  # noqa: F401
 
     make_train_step, init_train_state, adam = _framework()
-    steps = {}
-    for name in ("uniform", "soft_mining"):
-        cli.parse_gin([str(ROOT / "gin_configs" / "blender" / "chair_cpu.gin"),
-                       str(ROOT / "gin_configs" / "samplers" / f"{name}.gin")],
-                      ["blender_task.video_frames = 0"])
-        bound = gin.get_bindings("train_and_evaluate")
-        task, sampler = bound["task"], bound["sampler"]
-        opt = adam(learning_rate=1e-2, num_steps=2000)
-        steps[name] = (jax.jit(make_train_step(task, sampler, opt), donate_argnums=0),
-                       init_train_state(task, sampler, opt, 1024, 0))
+    cli.parse_gin([str(ROOT / "gin_configs" / "blender" / "chair_cpu.gin"),
+                   str(ROOT / "gin_configs" / "samplers" / f"{sampler_name}.gin")],
+                  ["blender_task.video_frames = 0"])
+    bound = gin.get_bindings("train_and_evaluate")
+    task, sampler = bound["task"], bound["sampler"]
+    opt = adam(learning_rate=1e-2, num_steps=2000)
+    return (jax.jit(make_train_step(task, sampler, opt), donate_argnums=0),
+            init_train_state(task, sampler, opt, 1024, 0))
+
+
+def nerf(args) -> dict:
+    """CPU ms per step of the chair_cpu config's uniform and soft-mining steps."""
+    steps = {name: chair_step(name) for name in ("uniform", "soft_mining")}
     times = interleaved(steps, args.rounds, max(2, args.steps // 10))
     out = {k: 1e3 * float(np.median(v)) for k, v in times.items()}
     print("chair_cpu ms/step (CPU time): " + ", ".join(f"{k} {v:.1f}" for k, v in out.items()))
@@ -284,39 +287,27 @@ def _with_encoder(encode, build):
 def hash_backward(args, image) -> dict:
     """CPU ms per step of the image and chair steps with each hash-grid backward pass, and the
     per-round ratio autodiff / custom VJP (median, range)."""
-    import gin
-
-    from softmining_jax import cli, configurables  # noqa: F401
     from softmining_jax.fields import hash_grid
 
-    make_train_step, init_train_state, adam = _framework()
     encoders = {"autodiff": hash_grid.hash_encode_autodiff,
                 "custom_vjp": hash_grid.hash_encode_custom_vjp}
     log2_table = args.tables[0] if args.dry_run else 16
-    paths = [f"image b{b}" for b in args.batches] + ([] if args.dry_run else ["chair_cpu"])
-    out = {"image_log2_table": log2_table, "paths": {}}
-    for path in paths:
-        batch = int(path.split(" b")[1]) if path.startswith("image") else 0
-        steps = {}
-        for kind in ("uniform", "soft"):
-            for name, encode in encoders.items():
-                if path.startswith("image"):
-                    def build(kind=kind, batch=batch):
-                        fn, init = framework_step(image, batch, log2_table, kind == "soft")
-                        return fn, init(0)
-                else:
-                    sampler_gin = "soft_mining" if kind == "soft" else "uniform"
-                    cli.parse_gin([str(ROOT / "gin_configs" / "blender" / "chair_cpu.gin"),
-                                   str(ROOT / "gin_configs" / "samplers" / f"{sampler_gin}.gin")],
-                                  ["blender_task.video_frames = 0"])
-                    bound = gin.get_bindings("train_and_evaluate")
 
-                    def build(task=bound["task"], sampler=bound["sampler"]):
-                        opt = adam(learning_rate=1e-2, num_steps=2000)
-                        fn = jax.jit(make_train_step(task, sampler, opt), donate_argnums=0)
-                        return fn, init_train_state(task, sampler, opt, 1024, 0)
-                steps[f"{kind} {name}"] = _with_encoder(encode, build)
-        per_round = args.steps if path.startswith("image") else max(2, args.steps // 10)
+    def image_step(batch: int, soft: bool):
+        fn, init = framework_step(image, batch, log2_table, soft)
+        return fn, init(0)
+
+    # (name, build(soft) -> (step, state), steps per round)
+    paths = [(f"image b{b}", functools.partial(image_step, b), args.steps)
+             for b in args.batches]
+    if not args.dry_run:
+        paths.append(("chair_cpu", lambda soft: chair_step("soft_mining" if soft else "uniform"),
+                      max(2, args.steps // 10)))
+    out = {"image_log2_table": log2_table, "paths": {}}
+    for path, build, per_round in paths:
+        steps = {f"{kind} {name}": _with_encoder(
+                     encode, functools.partial(build, kind == "soft"))
+                 for kind in ("uniform", "soft") for name, encode in encoders.items()}
         times = interleaved(steps, args.rounds, per_round)
         rows = {}
         for kind in ("uniform", "soft"):
@@ -334,8 +325,6 @@ def hash_backward(args, image) -> dict:
 
 def dense(args, image) -> dict:
     """CPU seconds of one dense per-pixel L1 render of the 512 px image (median of rounds)."""
-    import functools
-
     from softmining_jax.fields import ImageField
     from softmining_jax.tasks import ImageFittingTask
 
