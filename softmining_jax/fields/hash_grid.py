@@ -182,7 +182,7 @@ def hash_encode(table: jax.Array, x: jax.Array, layout: HashGridLayout) -> jax.A
 
 def hash_encode_autodiff(table: jax.Array, x: jax.Array, layout: HashGridLayout) -> jax.Array:
     """:func:`hash_encode` differentiated by JAX's autodiff of the forward pass."""
-    return _hash_encode_fwd(table, x, layout)[0]
+    return _interpolate(table, x, layout)[0]
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
@@ -190,7 +190,7 @@ def hash_encode_custom_vjp(table: jax.Array, x: jax.Array,
                            layout: HashGridLayout) -> jax.Array:
     """:func:`hash_encode` with a hand-written VJP: one scatter of the table gradient, and the
     position gradient from the corner features gathered again in the backward pass."""
-    return _hash_encode_fwd(table, x, layout)[0]
+    return _interpolate(table, x, layout)[0]
 
 
 def _sum_corners(values_of_corner) -> jax.Array:
@@ -205,14 +205,21 @@ def _sum_corners(values_of_corner) -> jax.Array:
     return total
 
 
-def _hash_encode_fwd(table, x, layout):
+def _interpolate(table, x, layout):
+    """The forward pass: features ``(N, L * F)``, corner rows ``(N, L, 2^D)``, fractions
+    ``(N, L, D)`` and corner weights ``(N, L, 2^D)``."""
     n, d = x.shape
     if d != layout.dim:
         raise ValueError(f"Expected {layout.dim}-D points, got shape {x.shape}.")
     idx, frac, corners = _corner_indices(x, layout)
     w = _product(_axis_factors(frac, corners))  # (N, L, 2^D)
     feats = _sum_corners(w[..., j, None] * table[idx[..., j]] for j in range(len(corners)))
-    return feats.reshape(n, -1), (idx, frac, w, x, table)
+    return feats.reshape(n, -1), idx, frac, w
+
+
+def _hash_encode_fwd(table, x, layout):
+    feats, idx, frac, w = _interpolate(table, x, layout)
+    return feats, (idx, frac, w, x, table)
 
 
 def _hash_encode_bwd(layout, residuals, cotangent):
