@@ -19,8 +19,8 @@ error-map render of the 512 px image; both use only names that also existed befo
 became moves, so the same file can be run in an older checkout for a before/after comparison.
 ``--hash_backward`` times the framework's steps (image at each batch with a 2^16 table,
 chair_cpu; uniform and soft mining) with each of the hash grid's two backward passes, autodiff of
-the corner loop and the hand-written VJP, side by side (``fields.hash_grid.hash_encode`` picks
-one by the number of corner lookups, ``AUTODIFF_MAX_LOOKUPS``).
+the corner loop and the hand-written VJP, side by side (``fields.hash_grid.hash_encode`` uses
+the hand-written one).
 Writes ``--out`` (JSON; ``experiments/results/bench_step.json`` is the one
 ``experiments/write_results_page.py`` puts on the results page). ``--dry_run``: one small cell,
 two rounds (seconds; for the tests).

@@ -152,20 +152,14 @@ def _interpolation_slopes(values: jax.Array, frac: jax.Array) -> jax.Array:
     return jnp.stack(slopes, axis=-1)
 
 
-#: Corner lookups per call (points x levels x 2^D) up to which :func:`hash_encode` differentiates
-#: by autodiff; above it the hand-written VJP is used.
-AUTODIFF_MAX_LOOKUPS = 2**18
-
-
 def hash_encode(table: jax.Array, x: jax.Array, layout: HashGridLayout) -> jax.Array:
     """Encode points.
 
-    Differentiable w.r.t. ``table`` and ``x``. Of the two backward passes, both giving the same
-    gradients, the one that measured faster on the training steps is used by the call's size
-    (``experiments/bench_step.py --hash_backward``, on the CPU): autodiff of the corner loop
-    (:func:`hash_encode_autodiff`) up to ``AUTODIFF_MAX_LOOKUPS`` corner lookups (the image steps at
-    batch 512 and 2048), the hand-written VJP (:func:`hash_encode_custom_vjp`) above (the image
-    step at batch 8192, NeRF's radiance and proposal fields).
+    Differentiable w.r.t. ``table`` and ``x``, by the hand-written VJP
+    (:func:`hash_encode_custom_vjp`): with the corner computation stored once
+    (:func:`_stored_once`) it measured at least as fast as autodiff of the same forward pass
+    (:func:`hash_encode_autodiff`, the same gradients) on every image and NeRF training step,
+    uniform and soft mining (``experiments/bench_step.py --hash_backward``, on the CPU).
 
     Args:
       table: ``(layout.table_size, F)`` feature table.
@@ -175,13 +169,12 @@ def hash_encode(table: jax.Array, x: jax.Array, layout: HashGridLayout) -> jax.A
     Returns:
       ``(N, L * F)`` interpolated features, level-major.
     """
-    if x.shape[0] * layout.num_levels * 2**layout.dim > AUTODIFF_MAX_LOOKUPS:
-        return hash_encode_custom_vjp(table, x, layout)
-    return hash_encode_autodiff(table, x, layout)
+    return hash_encode_custom_vjp(table, x, layout)
 
 
 def hash_encode_autodiff(table: jax.Array, x: jax.Array, layout: HashGridLayout) -> jax.Array:
-    """:func:`hash_encode` differentiated by JAX's autodiff of the forward pass."""
+    """:func:`hash_encode` differentiated by JAX's autodiff of the forward pass (the reference the
+    hand-written VJP is tested and timed against)."""
     return _interpolate(table, x, layout)[0]
 
 
@@ -205,6 +198,30 @@ def _sum_corners(values_of_corner) -> jax.Array:
     return total
 
 
+def _stored_once(idx: jax.Array, frac: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(idx, frac)`` unchanged, but computed once into memory when compiled for the CPU.
+
+    XLA:CPU otherwise fuses the corner computation (from the sample points, through the hash)
+    into every consumer: each of the ``2^D`` gathers of the forward pass and, in the backward
+    pass, each gather again and the scatter, so the hash is recomputed up to ``2^(D+1) + 1``
+    times (a large share of the NeRF step on the CPU, ``experiments/bench_step.py --nerf``;
+    ``docs/results.md``). A conditional is a boundary XLA does not fuse across;
+    ``jax.lax.optimization_barrier`` is not one (XLA expands it before fusing). The predicate is
+    always true (rows are never negative) but unknown to the compiler. Other platforms leave the
+    choice to XLA (not measured there; on a GPU a conditional reads its predicate on the host).
+    """
+
+    def through_a_conditional(idx, frac):
+        # The other branch is never taken; it must differ in both outputs, or XLA hoists the
+        # one that is passed through unchanged out of the conditional.
+        return jax.lax.cond(idx.reshape(-1)[0] >= 0, lambda t: t,
+                            lambda t: (jnp.zeros_like(t[0]), jnp.full_like(t[1], jnp.nan)),
+                            (idx, frac))
+
+    return jax.lax.platform_dependent(idx, frac, cpu=through_a_conditional,
+                                      default=lambda idx, frac: (idx, frac))
+
+
 def _interpolate(table, x, layout):
     """The forward pass: features ``(N, L * F)``, corner rows ``(N, L, 2^D)``, fractions
     ``(N, L, D)`` and corner weights ``(N, L, 2^D)``."""
@@ -212,6 +229,7 @@ def _interpolate(table, x, layout):
     if d != layout.dim:
         raise ValueError(f"Expected {layout.dim}-D points, got shape {x.shape}.")
     idx, frac, corners = _corner_indices(x, layout)
+    idx, frac = _stored_once(idx, frac)
     w = _product(_axis_factors(frac, corners))  # (N, L, 2^D)
     feats = _sum_corners(w[..., j, None] * table[idx[..., j]] for j in range(len(corners)))
     return feats.reshape(n, -1), idx, frac, w
