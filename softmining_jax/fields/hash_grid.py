@@ -183,7 +183,7 @@ def hash_encode_custom_vjp(table: jax.Array, x: jax.Array,
                            layout: HashGridLayout) -> jax.Array:
     """:func:`hash_encode` with a hand-written VJP: one scatter of the table gradient, and the
     position gradient from the corner features gathered again in the backward pass."""
-    return _interpolate(table, x, layout)[0]
+    return _interpolate(table, x, layout, store=False)[0]
 
 
 def _sum_corners(values_of_corner) -> jax.Array:
@@ -222,14 +222,17 @@ def _stored_once(idx: jax.Array, frac: jax.Array) -> tuple[jax.Array, jax.Array]
                                       default=lambda idx, frac: (idx, frac))
 
 
-def _interpolate(table, x, layout):
+def _interpolate(table, x, layout, store: bool = True):
     """The forward pass: features ``(N, L * F)``, corner rows ``(N, L, 2^D)``, fractions
-    ``(N, L, D)`` and corner weights ``(N, L, 2^D)``."""
+    ``(N, L, D)`` and corner weights ``(N, L, 2^D)``. ``store``: the corner rows and fractions
+    are computed once (:func:`_stored_once`); without a backward pass (evaluation, renders)
+    recomputing them in each of the ``2^D`` gathers costs less than storing them."""
     n, d = x.shape
     if d != layout.dim:
         raise ValueError(f"Expected {layout.dim}-D points, got shape {x.shape}.")
     idx, frac, corners = _corner_indices(x, layout)
-    idx, frac = _stored_once(idx, frac)
+    if store:
+        idx, frac = _stored_once(idx, frac)
     w = _product(_axis_factors(frac, corners))  # (N, L, 2^D)
     feats = _sum_corners(w[..., j, None] * table[idx[..., j]] for j in range(len(corners)))
     return feats.reshape(n, -1), idx, frac, w
