@@ -186,16 +186,23 @@ def hash_encode_custom_vjp(table: jax.Array, x: jax.Array,
     return _interpolate(table, x, layout, store=False)[0]
 
 
-def _sum_corners(values_of_corner) -> jax.Array:
-    """``sum_j values_of_corner(j)`` over the ``2^D`` corners, unrolled in Python.
+def _sum_unrolled(terms) -> jax.Array:
+    """The sum of ``terms`` (arrays of one shape), unrolled in Python.
 
-    Each term is a gather fused into its consumer; a ``jnp.sum`` over a stacked corner axis
-    would make XLA materialise the ``(N, L, 2^D, F)`` gathered features first (a much slower
-    forward on the CPU)."""
+    Over the ``2^D`` corners each term is a gather fused into its consumer; a ``jnp.sum`` over a
+    stacked corner axis would make XLA materialise the ``(N, L, 2^D, F)`` gathered features first
+    (a much slower forward on the CPU). Over a short axis (features, levels) XLA:CPU runs a
+    reduction as a separate kernel that costs more than the few adds."""
     total = None
-    for term in values_of_corner:
+    for term in terms:
         total = term if total is None else total + term
     return total
+
+
+def _rows(table: jax.Array, idx: jax.Array) -> jax.Array:
+    """``table[idx]`` for row indices known to be in range (never negative: no wrap-around
+    ``select`` over every index, which XLA:CPU runs as a separate pass before a scatter)."""
+    return table.at[idx].get(wrap_negative_indices=False)
 
 
 def _stored_once(idx: jax.Array, frac: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -234,7 +241,7 @@ def _interpolate(table, x, layout, store: bool = True):
     if store:
         idx, frac = _stored_once(idx, frac)
     w = _product(_axis_factors(frac, corners))  # (N, L, 2^D)
-    feats = _sum_corners(w[..., j, None] * table[idx[..., j]] for j in range(len(corners)))
+    feats = _sum_unrolled(w[..., j, None] * _rows(table, idx[..., j]) for j in range(len(corners)))
     return feats.reshape(n, -1), idx, frac, w
 
 
@@ -249,15 +256,15 @@ def _hash_encode_bwd(layout, residuals, cotangent):
     ct = cotangent.reshape(n, layout.num_levels, -1)  # (N, L, F)
     features = table.shape[-1]
     d_table = jnp.zeros(table.shape, cotangent.dtype)
-    d_table = d_table.at[idx.reshape(-1)].add((w[..., None] * ct[:, :, None, :]).reshape(-1,
-                                                                                  features))
-    # d loss / d w_j = <ct, feature of corner j>: the corner features gathered again, one corner
-    # at a time, rather than kept from the forward pass as one (N, L, 2^D, F) array.
-    d_w = jnp.stack([jnp.sum(ct * table[idx[..., j]], axis=-1) for j in range(idx.shape[-1])],
-                    axis=-1)  # (N, L, 2^D)
+    d_table = d_table.at[idx.reshape(-1)].add(
+        (w[..., None] * ct[:, :, None, :]).reshape(-1, features), wrap_negative_indices=False)
+    # d loss / d w_j = <ct, feature of corner j>: the corner features gathered again, all corners
+    # in one gather, rather than kept from the forward pass.
+    corner_features = _rows(table, idx)  # (N, L, 2^D, F)
+    d_w = _sum_unrolled(ct[:, :, None, f] * corner_features[..., f] for f in range(features))
     d_frac = _interpolation_slopes(d_w, frac)  # (N, L, D)
-    res = jnp.asarray(layout.resolutions, jnp.float32)
-    d_x = jnp.sum(d_frac * res[None, :, None], axis=1)
+    d_x = _sum_unrolled(d_frac[:, level] * np.float32(res)
+                        for level, res in enumerate(layout.resolutions))
     d_x = jnp.where((x >= 0.0) & (x <= 1.0), d_x, 0.0).astype(x.dtype)
     return d_table, d_x
 
