@@ -15,6 +15,7 @@ from softmining_jax.fields import (
     HashGridEncoding,
     HashGridLayout,
     ImageField,
+    RadianceField,
     hash_encode,
 )
 from softmining_jax.fields.hash_grid import _interpolation_slopes
@@ -178,6 +179,35 @@ def test_flax_modules_shapes():
         assert y.shape == (5, 4) and float(y.min()) >= 0 and float(y.max()) <= 1
     with pytest.raises(ValueError, match="encoding"):
         ImageField(encoding="siren").init(jax.random.key(0), x)
+
+
+def test_mlp_shared_inputs_are_the_concatenation():
+    """A per-ray input shared by the samples gives the parameters and outputs of the MLP on the
+    concatenated input (checkpoints of either form load into the other)."""
+    x = jax.random.normal(jax.random.key(1), (4, 5, 3))
+    shared = jax.random.normal(jax.random.key(2), (4, 1, 2))
+    full = jnp.concatenate([x, jnp.broadcast_to(shared, (4, 5, 2))], axis=-1)
+    mlp = MLP(width=8, depth=2, out_features=3)
+    params = mlp.init(jax.random.key(0), x, shared)
+    reference = mlp.init(jax.random.key(0), full)
+    assert jax.tree_util.tree_all(jax.tree_util.tree_map(
+        lambda a, b: a.shape == b.shape and bool(jnp.all(a == b)), params, reference))
+    np.testing.assert_allclose(mlp.apply(params, x, shared), mlp.apply(params, full),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_radiance_field_per_ray_directions_match_per_sample():
+    field = RadianceField(num_levels=4, log2_table_size=10, max_resolution=64, width=16)
+    pts = jax.random.uniform(jax.random.key(1), (6, 5, 3), minval=-1.6, maxval=1.6)
+    dirs = jax.random.normal(jax.random.key(2), (6, 1, 3))
+    dirs = dirs / jnp.linalg.norm(dirs, axis=-1, keepdims=True)
+    params = field.init(jax.random.key(0), pts, dirs)
+    density, rgb = field.apply(params, pts, dirs)
+    assert density.shape == (6, 5) and rgb.shape == (6, 5, 3)
+    flat_density, flat_rgb = field.apply(params, pts.reshape(-1, 3),
+                                         jnp.broadcast_to(dirs, pts.shape).reshape(-1, 3))
+    np.testing.assert_allclose(density.reshape(-1), flat_density, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(rgb.reshape(-1, 3), flat_rgb, rtol=1e-5, atol=1e-6)
 
 
 def test_the_corner_computation_is_stored_once_on_the_cpu():

@@ -26,9 +26,12 @@ class RadianceField(nn.Module):
     """3D hash grid -> density MLP (density + geometry features) -> colour MLP with an encoded
     view direction.
 
-    Input: ``points (N, 3)`` in world (or NDC) units and unit ``directions (N, 3)``; points outside
-    ``aabb = (xmin, ymin, zmin, xmax, ymax, zmax)`` get zero density. Output: ``density (N,)`` per
-    unit length and ``rgb (N, 3)`` in ``[0, 1]``.
+    Input: ``points (..., 3)`` in world (or NDC) units and unit ``directions (..., 3)`` whose
+    leading dimensions broadcast against the points' (one direction per ray, ``(R, 1, 3)``, for the
+    ``S`` samples ``(R, S, 3)`` of each ray: the direction's encoding and its share of the colour
+    MLP's first layer are then computed once per ray). Points outside ``aabb = (xmin, ymin, zmin,
+    xmax, ymax, zmax)`` get zero density. Output: ``density (...)`` per unit length and
+    ``rgb (..., 3)`` in ``[0, 1]``, with the points' leading shape.
     """
 
     aabb: tuple[float, ...] = (-1.5, -1.5, -1.5, 1.5, 1.5, 1.5)
@@ -43,14 +46,16 @@ class RadianceField(nn.Module):
 
     @nn.compact
     def __call__(self, points: jax.Array, directions: jax.Array) -> tuple[jax.Array, jax.Array]:
-        x = _normalise(points, self.aabb)
+        lead = points.shape[:-1]
+        x = _normalise(points.reshape(-1, 3), self.aabb)
         inside = jnp.all((x >= 0.0) & (x <= 1.0), axis=-1)
         h = HashGridEncoding(self.num_levels, self.features_per_level, self.log2_table_size,
                              self.base_resolution, self.max_resolution)(x)
         h = MLP(self.width, 1, 1 + self.geo_features)(h)
-        density = jnp.where(inside, _density(h[:, 0]), 0.0)
+        density = jnp.where(inside, _density(h[:, 0]), 0.0).reshape(lead)
         d = FourierEncoding(self.direction_frequencies)(directions)
-        rgb = nn.sigmoid(MLP(self.width, 2, 3)(jnp.concatenate([h[:, 1:], d], axis=-1)))
+        geometry = h[:, 1:].reshape(*lead, self.geo_features)
+        rgb = nn.sigmoid(MLP(self.width, 2, 3)(geometry, d))
         return density, rgb
 
 

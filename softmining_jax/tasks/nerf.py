@@ -52,7 +52,10 @@ class NerfTask:
 
     Args:
       scene: the posed views.
-      field, proposal: factories called with ``aabb=scene.aabb``.
+      field, proposal: factories called with ``aabb=scene.aabb``. The field is applied to
+        the samples ``(R, S, 3)`` of ``R`` rays and their view directions, one per ray
+        ``(R, 1, 3)``, and returns ``density (R, S)`` and ``rgb (R, S, 3)``; the proposal to
+        points ``(P, 3)``, returning ``density (P,)``.
       num_proposal_samples, num_samples: intervals per ray for the proposal and the field.
       interlevel_weight: weight of the proposal loss.
       edge_prior: give samplers a Sobel edge prior over the training views.
@@ -226,12 +229,10 @@ class NerfTask:
     def shade(self, params, origins, directions, viewdirs, bins):
         """Radiance-field colour ``(N, 3)`` and weights ``(N, S)`` over given interval edges
         ``bins (N, S + 1)`` (differentiable w.r.t. the rays, hence the pixel positions)."""
-        n = origins.shape[0]
-        pts = _points(origins, directions, bins)
-        dirs = jnp.broadcast_to(viewdirs[:, None], pts.shape).reshape(-1, 3)
-        dens, rgb = self.field.apply(params["field"], pts.reshape(-1, 3), dirs)
-        w = volume.volume_weights(dens.reshape(n, -1), bins, directions)
-        return volume.composite(w, rgb.reshape(n, -1, 3), self.background), w
+        pts = _points(origins, directions, bins)  # (N, S, 3)
+        dens, rgb = self.field.apply(params["field"], pts, viewdirs[:, None])
+        w = volume.volume_weights(dens, bins, directions)
+        return volume.composite(w, rgb, self.background), w
 
     def _render_pixels(self, params, positions, c2w):
         c2w = jnp.broadcast_to(c2w, (positions.shape[0], 3, 4))
