@@ -165,6 +165,19 @@ def test_sample_pdf_and_interlevel_loss():
     assert bool(jnp.all(jnp.diff(strat, axis=-1) >= 0))
 
 
+def test_sample_pdf_is_the_inverse_cdf():
+    """Deterministic quantiles land where the piecewise-linear inverse CDF (numpy) puts them."""
+    rng = np.random.default_rng(0)
+    bins = np.sort(rng.uniform(2.0, 6.0, (5, 13)), axis=-1).astype(np.float32)
+    weights = (rng.uniform(0.0, 1.0, (5, 12)) ** 4).astype(np.float32)
+    new = np.asarray(sampling.sample_pdf(None, jnp.asarray(bins), jnp.asarray(weights), 40))
+    w = weights.astype(np.float64) + 1e-5
+    cdf = np.concatenate([np.zeros((5, 1)), np.cumsum(w, -1) / w.sum(-1, keepdims=True)], -1)
+    quantiles = np.linspace(0.0, 1.0, 40)
+    want = np.stack([np.interp(quantiles, c, b) for c, b in zip(cdf, bins, strict=True)])
+    np.testing.assert_allclose(new, want, rtol=0, atol=1e-5)
+
+
 @pytest.fixture(scope="module")
 def sphere_scene(tmp_path_factory):
     root = write_sphere_scene(tmp_path_factory.mktemp("sphere"), size=24, num_train=32,

@@ -8,6 +8,20 @@ import jax.numpy as jnp
 _EPS = 1e-7
 
 
+def _nondecreasing(edges: jax.Array) -> jax.Array:
+    """``(N, K)`` edges that are sorted along each row in exact arithmetic, made exactly so by a
+    running maximum (it only evens out a rounding inversion of an ulp; a sort costs more on the
+    CPU, ``experiments/bench_step.py --nerf``)."""
+    return jax.lax.cummax(edges, axis=1)
+
+
+def _search(sorted_rows: jax.Array, queries: jax.Array, side: str) -> jax.Array:
+    """``(N, Q)`` int32: ``searchsorted`` of each row's queries in its sorted row ``(N, K)``; the
+    rows are short (tens of edges), so every query is compared with every edge."""
+    return jax.vmap(lambda row, q: jnp.searchsorted(row, q, side=side, method="compare_all"))(
+        sorted_rows, queries)
+
+
 def stratified_bins(
     key: jax.Array | None, near: jax.Array, far: jax.Array, num_rays: int, num_bins: int
 ) -> jax.Array:
@@ -19,7 +33,7 @@ def stratified_bins(
         width = 1.0 / num_bins
         jitter = (jax.random.uniform(key, (num_rays, num_bins + 1)) - 0.5) * width
         u = jnp.clip(u + jitter.at[:, 0].set(0.0).at[:, -1].set(0.0), 0.0, 1.0)
-        u = jnp.sort(u, axis=-1)
+        u = _nondecreasing(u)  # each edge stays inside its half-interval: sorted up to rounding
     return near + (far - near) * u
 
 
@@ -46,13 +60,14 @@ def sample_pdf(
     else:
         base = jnp.linspace(0.0, 1.0 - 1.0 / num_edges, num_edges)
         u = base + jax.random.uniform(key, (n, num_edges)) / num_edges
-    idx = jax.vmap(lambda c, q: jnp.searchsorted(c, q, side="right"))(cdf, u)
+    idx = _search(cdf, u, "right")
     hi = jnp.clip(idx, 1, bins.shape[-1] - 1)
     lo = hi - 1
     c0, c1 = jnp.take_along_axis(cdf, lo, -1), jnp.take_along_axis(cdf, hi, -1)
     b0, b1 = jnp.take_along_axis(bins, lo, -1), jnp.take_along_axis(bins, hi, -1)
     t = jnp.clip((u - c0) / jnp.maximum(c1 - c0, _EPS), 0.0, 1.0)
-    return jax.lax.stop_gradient(jnp.sort(b0 + t * (b1 - b0), axis=-1))
+    # Sorted quantiles map to sorted edges (the inverse CDF is monotone), up to rounding.
+    return jax.lax.stop_gradient(_nondecreasing(b0 + t * (b1 - b0)))
 
 
 def interlevel_loss(
@@ -68,9 +83,8 @@ def interlevel_loss(
     bins = jax.lax.stop_gradient(bins)
     cum = jnp.concatenate([jnp.zeros_like(proposal_weights[:, :1]),
                            jnp.cumsum(proposal_weights, axis=-1)], axis=-1)  # (N, P + 1)
-    search = jax.vmap(lambda e, q, side: jnp.searchsorted(e, q, side=side), in_axes=(0, 0, None))
-    lo = jnp.clip(search(proposal_bins, bins[:, :-1], "right") - 1, 0, cum.shape[-1] - 1)
-    hi = jnp.clip(search(proposal_bins, bins[:, 1:], "left"), 0, cum.shape[-1] - 1)
+    lo = jnp.clip(_search(proposal_bins, bins[:, :-1], "right") - 1, 0, cum.shape[-1] - 1)
+    hi = jnp.clip(_search(proposal_bins, bins[:, 1:], "left"), 0, cum.shape[-1] - 1)
     bound = jnp.take_along_axis(cum, hi, -1) - jnp.take_along_axis(cum, lo, -1)
     excess = jnp.maximum(0.0, weights - bound)
     return jnp.mean(jnp.sum(excess**2 / (weights + _EPS), axis=-1))
