@@ -17,6 +17,9 @@ framework/bare ratio per round: median and range over rounds. ``--nerf`` times t
 step (``gin_configs/blender/chair_cpu.gin``, uniform and soft mining) and ``--dense`` one dense
 error-map render of the 512 px image; both use only names that also existed before the samplers
 became moves, so the same file can be run in an older checkout for a before/after comparison.
+The process first applies the framework's host-memory setting
+(``softmining_jax.reuse_freed_host_memory``, as the command line does; ``--host_memory default``
+leaves the C allocator alone); the JSON records which held.
 ``--hash_backward`` times the framework's steps (image at each batch with a 2^16 table,
 chair_cpu; uniform and soft mining) with each of the hash grid's two backward passes, autodiff of
 the corner loop and the hand-written VJP, side by side (``fields.hash_grid.hash_encode`` uses
@@ -344,6 +347,23 @@ def dense(args, image) -> dict:
     return out
 
 
+def _host_memory(choice: str) -> str:
+    """Apply ``--host_memory`` and say what holds: ``"reused"`` (the framework's allocator
+    settings), ``"default"``, or the ``GLIBC_TUNABLES`` the process was started with (how an
+    older checkout, without the setting, is timed with the same allocator)."""
+    import os
+
+    if choice == "reuse":
+        try:
+            from softmining_jax.host_memory import reuse_freed_host_memory
+        except ImportError:  # an older checkout
+            reuse_freed_host_memory = None
+        if reuse_freed_host_memory is not None and reuse_freed_host_memory():
+            return "reused"
+    tunables = os.environ.get("GLIBC_TUNABLES")
+    return f"GLIBC_TUNABLES={tunables}" if tunables else "default"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batches", type=lambda s: [int(x) for x in s.split(",")],
@@ -359,7 +379,11 @@ def main(argv=None) -> int:
     parser.add_argument("--no_grid", action="store_true")
     parser.add_argument("--out", default=None)
     parser.add_argument("--dry_run", action="store_true")
+    parser.add_argument("--host_memory", choices=("reuse", "default"), default="reuse",
+                        help="reuse: softmining_jax.reuse_freed_host_memory() first, as the "
+                        "command line does; default: the C allocator's defaults")
     args = parser.parse_args(argv)
+    host_memory = _host_memory(args.host_memory)  # before JAX's first computation
     if args.dry_run:
         args.batches, args.tables, args.rounds, args.steps = [256], [12], 2, 2
     from softmining_jax.data import load_image
@@ -369,7 +393,8 @@ def main(argv=None) -> int:
     if args.dry_run:
         image = image[:64, :64]
     edge = sobel_prior(image)
-    results = {"device": str(jax.devices()[0]), "code": _code_version(), "args": vars(args)}
+    results = {"device": str(jax.devices()[0]), "code": _code_version(), "args": vars(args),
+               "host_memory": host_memory}
     if not args.no_grid:
         results["grid"] = grid(args, image, edge)
     if args.nerf:

@@ -10,6 +10,7 @@ dense refresh), ``train`` (the loop), ``parallel`` (data parallelism), ``metrics
 from softmining_jax.data import ImageTargets, load_image
 from softmining_jax.fields import MLP, FourierEncoding, HashGridEncoding, ImageField
 from softmining_jax.hooks import DenseRefresh
+from softmining_jax.host_memory import reuse_freed_host_memory
 from softmining_jax.metrics import psnr, ssim
 from softmining_jax.optim import adam
 from softmining_jax.samplers import (
@@ -68,6 +69,7 @@ __all__ = [
     "official_weight_schedule",
     "population_sampler",
     "psnr",
+    "reuse_freed_host_memory",
     "soft_mining_sampler",
     "ssim",
     "train_and_evaluate",

@@ -20,7 +20,10 @@ from collections.abc import Sequence
 
 import gin
 
-from softmining_jax import configurables  # noqa: F401  (registers the gin names)
+from softmining_jax import (
+    configurables,  # noqa: F401  (registers the gin names)
+    host_memory,
+)
 
 # The built-in default run (same as gin_configs/image/default.gin): the bundled 512 px Pluto with
 # the image default (gin_configs/samplers/pixel_error_map.gin), CPU-sized.
@@ -121,6 +124,7 @@ def _one_line(error: BaseException) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    host_memory.reuse_freed_host_memory()  # before JAX's first computation
     # force: importing orbax installs a root handler, which would swallow INFO messages.
     logging.basicConfig(level=logging.INFO, format="%(message)s", force=True)
     for noisy in ("absl", "orbax", "jax"):
