@@ -6,7 +6,8 @@ Usage: ``python experiments/write_results_page.py`` after the suites have run
 * the photo benchmark (a ``photos`` suite): ``summary.json`` and each image's ``results.json``;
 * NeRF scenes and other single-task suites (``compare_samplers``): ``results.json``;
 * the step-cost benchmark, if it has run: ``bench_step.json`` (``python experiments/bench_step.py
-  --nerf --dense --out experiments/results/bench_step.json``).
+  --nerf --dense --out experiments/results/bench_step.json``), and this checkout against an
+  older one, ``bench_checkouts/`` (``python experiments/bench_checkouts.py --against COMMIT``).
 
 Every number on the page comes from those files; the page says which suite, command and commit
 produced each table. Suites without results are listed as not run. ``--suites`` picks and orders
@@ -358,7 +359,10 @@ def bench_step_section(path: pathlib.Path) -> list[str]:
              f"of {a['steps']} steps; ratio framework / bare per round, median (range). Bundled "
              "512 px image, 16 levels x 2 features, MLP 2x64, Adam. Absolute times differ "
              "between machines and days by more than these ratios; compare only figures "
-             "measured in one run.", "",
+             "measured in one run. Host memory: "
+             + ("reused (`softmining_jax.reuse_freed_host_memory()`, as the command line runs)"
+                if bench.get("host_memory") == "reused" else
+                f"{bench.get('host_memory', 'the C allocator defaults')}") + ".", "",
              "| batch | table | uniform: framework / bare | soft mining: framework / bare | "
              "ms per step (framework uniform, bare uniform, framework soft, bare soft) |",
              "|---|---|---|---|---|"]
@@ -389,6 +393,57 @@ def bench_step_section(path: pathlib.Path) -> list[str]:
         d = bench["dense"]
         lines += ["", f"One dense per-pixel L1 render of the {d['pixels']}-pixel image: "
                       f"{d['dense_render_s']:.3f} s CPU."]
+    return lines
+
+
+def bench_checkouts_section(folder: pathlib.Path) -> list[str]:
+    """The NeRF step and dense render of this checkout against an older commit's
+    (``experiments/bench_checkouts.py``): medians over runs and the ratios older / this."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for path in sorted(folder.glob("*.json")):
+        checkout, tag, _ = path.stem.rsplit("_", 2)
+        groups.setdefault((checkout, tag), []).append(json.loads(path.read_text()))
+    older = sorted({c for c, _ in groups if c != "this"})
+    if not older or not any(c == "this" for c, _ in groups):
+        return []
+
+    def median(runs, key):
+        values = [r["nerf_chair_cpu_ms"][key] if key != "dense" else r["dense"]["dense_render_s"]
+                  for r in runs]
+        return float(np.median(values)), min(values), max(values)
+
+    keys = ("uniform", "soft_mining", "dense")
+    lines = ["### Step cost: this checkout against an older one", "",
+             f"`python experiments/bench_checkouts.py --against {older[0]}`: `bench_step.py "
+             "--no_grid --nerf --dense` run alternately in the two checkouts (one process per "
+             "run), each with the C allocator's defaults and with the host-memory setting "
+             "(this checkout: `reuse_freed_host_memory()`; the older one: the same settings as "
+             "`GLIBC_TUNABLES`). chair_cpu CPU ms per step and one dense render of the 512 px "
+             "image in CPU s; median (range) over runs.", "",
+             "| checkout | host memory | runs | uniform ms | soft mining ms | dense render s |",
+             "|---|---|---|---|---|---|"]
+    stats = {}
+    for (checkout, tag), runs in sorted(groups.items()):
+        stats[checkout, tag] = {k: median(runs, k) for k in keys}
+        code = runs[0].get("code", checkout)
+        cells = []
+        for k, (m, lo, hi) in stats[checkout, tag].items():
+            digits = 3 if k == "dense" else 1
+            cells.append(f"{m:.{digits}f} ({lo:.{digits}f}-{hi:.{digits}f})")
+        lines.append(f"| {code} | {'reused' if tag == 'reuse' else 'defaults'} | {len(runs)} | "
+                     + " | ".join(cells) + " |")
+    old = older[0]
+    comparisons = [("as each runs from its command line (older: defaults; this: reused)",
+                    (old, "default"), ("this", "reuse")),
+                   ("both with the setting", (old, "reuse"), ("this", "reuse")),
+                   ("both with the defaults (the code alone)", (old, "default"),
+                    ("this", "default"))]
+    lines.append("")
+    for text, a, b in comparisons:
+        if a in stats and b in stats:
+            lines.append(f"- Older / this, {text}: " + ", ".join(
+                f"{k.replace('_', ' ')} {stats[a][k][0] / stats[b][k][0]:.2f}x" for k in keys)
+                + ".")
     return lines
 
 
@@ -432,6 +487,8 @@ def main(argv=None) -> int:
             missing.append(name)
     if (results / "bench_step.json").is_file():
         lines += ["", *bench_step_section(results / "bench_step.json")]
+    if (results / "bench_checkouts").is_dir():
+        lines += ["", *bench_checkouts_section(results / "bench_checkouts")]
     if missing:
         lines += ["", "Not run yet (no results here): " + ", ".join(f"`{m}`" for m in missing)
                   + "."]

@@ -21,7 +21,12 @@ def pytest_configure(config):
     """One persistent XLA compilation cache for the whole run, shared by the xdist workers and by
     the training processes the tests start (they inherit the environment): the same steps are
     compiled again and again (resume checks, re-runs, SIGKILL rounds), and a cache hit skips the
-    compile. A fresh folder per run, removed at the end; one set by the caller is kept as is."""
+    compile. A fresh folder per run, removed at the end; one set by the caller is kept as is.
+    Each process (the xdist workers too) first takes the host-memory setting the command line
+    uses, so in-process training runs on the same allocator as the training processes."""
+    from softmining_jax import reuse_freed_host_memory
+
+    reuse_freed_host_memory()
     if os.environ.get(_CACHE_ENV):
         return
     folder = tempfile.mkdtemp(prefix="softmining_jax_xla_cache_")

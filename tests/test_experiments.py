@@ -315,6 +315,27 @@ def test_bench_step_dry_run_times_framework_and_bare_steps(tmp_path):
     assert "image b256 (2^12) soft" in section
 
 
+def test_results_page_compares_checkouts(tmp_path):
+    from experiments import write_results_page
+
+    def run(name, uniform, soft, dense, code):
+        (tmp_path / f"{name}.json").write_text(json.dumps({
+            "code": code, "nerf_chair_cpu_ms": {"uniform": uniform, "soft_mining": soft},
+            "dense": {"dense_render_s": dense, "pixels": 10}}))
+
+    run("abc1234_default_0", 300.0, 320.0, 0.6, "abc1234")
+    run("abc1234_default_1", 280.0, 300.0, 0.7, "abc1234")
+    run("abc1234_reuse_0", 240.0, 260.0, 0.4, "abc1234")
+    run("this_default_0", 150.0, 160.0, 0.3, "def5678")
+    run("this_reuse_0", 145.0, 155.0, 0.2, "def5678")
+    section = "\n".join(write_results_page.bench_checkouts_section(tmp_path))
+    assert "| abc1234 | defaults | 2 | 290.0 (280.0-300.0) | 310.0 (300.0-320.0) |" in section
+    assert ("(older: defaults; this: reused): uniform 2.00x, soft mining 2.00x, dense 3.25x"
+            in section)
+    assert "both with the setting: uniform 1.66x" in section
+    assert "(the code alone): uniform 1.93x" in section
+
+
 def test_strongest_uniform_becomes_the_baseline(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     out = tmp_path / "cmp"

@@ -210,7 +210,7 @@ def _stored_once(idx: jax.Array, frac: jax.Array) -> tuple[jax.Array, jax.Array]
 
     XLA:CPU otherwise fuses the corner computation (from the sample points, through the hash)
     into every consumer: each of the ``2^D`` gathers of the forward pass and, in the backward
-    pass, each gather again and the scatter, so the hash is recomputed up to ``2^(D+1) + 1``
+    pass, the gather of all corners and the scatter, so the hash is recomputed up to ``2^D + 2``
     times (a large share of the NeRF step on the CPU, ``experiments/bench_step.py --nerf``;
     ``docs/results.md``). A conditional is a boundary XLA does not fuse across;
     ``jax.lax.optimization_barrier`` is not one (XLA expands it before fusing). The predicate is
