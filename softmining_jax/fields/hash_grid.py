@@ -210,7 +210,7 @@ def _stored_once(idx: jax.Array, frac: jax.Array) -> tuple[jax.Array, jax.Array]
 
     XLA:CPU otherwise fuses the corner computation (from the sample points, through the hash)
     into every consumer: each of the ``2^D`` gathers of the forward pass and, in the backward
-    pass, the gather of all corners and the scatter, so the hash is recomputed up to ``2^D + 2``
+    pass, each gather again and the scatter, so the hash is recomputed up to ``2^(D+1) + 1``
     times (a large share of the NeRF step on the CPU, ``experiments/bench_step.py --nerf``;
     ``docs/results.md``). A conditional is a boundary XLA does not fuse across;
     ``jax.lax.optimization_barrier`` is not one (XLA expands it before fusing). The predicate is
@@ -258,10 +258,12 @@ def _hash_encode_bwd(layout, residuals, cotangent):
     d_table = jnp.zeros(table.shape, cotangent.dtype)
     d_table = d_table.at[idx.reshape(-1)].add(
         (w[..., None] * ct[:, :, None, :]).reshape(-1, features), wrap_negative_indices=False)
-    # d loss / d w_j = <ct, feature of corner j>: the corner features gathered again, all corners
-    # in one gather, rather than kept from the forward pass.
-    corner_features = _rows(table, idx)  # (N, L, 2^D, F)
-    d_w = _sum_unrolled(ct[:, :, None, f] * corner_features[..., f] for f in range(features))
+    # d loss / d w_j = <ct, feature of corner j>: the corner features gathered again, one corner
+    # at a time, rather than kept from the forward pass as one (N, L, 2^D, F) array (one gather
+    # of all corners measured slower on the image step and no faster on chair's).
+    d_w = jnp.stack([_sum_unrolled(ct[..., f] * _rows(table, idx[..., j])[..., f]
+                                   for f in range(features)) for j in range(idx.shape[-1])],
+                    axis=-1)  # (N, L, 2^D)
     d_frac = _interpolation_slopes(d_w, frac)  # (N, L, D)
     d_x = _sum_unrolled(d_frac[:, level] * np.float32(res)
                         for level, res in enumerate(layout.resolutions))
