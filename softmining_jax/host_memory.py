@@ -31,10 +31,10 @@ def reuse_freed_host_memory() -> bool:
     arena would still ``mmap`` every block over 64 MB), no ``mmap`` for large blocks (they come
     from the heap), and up to :data:`TRIM_THRESHOLD_BYTES` of free memory at the top of the heap
     kept rather than released. A freed step's block is then handed to the next step with its
-    pages already mapped (after the first few steps, while the heap grows to hold free blocks
-    that fit the runtime's requests). The cost: the process keeps the freed memory it has used
-    (its peak) instead of giving it back, and threads share one arena (the runtime allocates a
-    few large blocks per step, not many small ones).
+    pages already mapped (after the first steps, a few or a few tens when the machine is busy,
+    while the heap grows to hold free blocks that fit the runtime's requests). The cost: the
+    process keeps the freed memory it has used (its peak) instead of giving it back, and threads
+    share one arena (the runtime allocates a few large blocks per step, not many small ones).
 
     Call it before JAX's first computation: the runtime's threads choose their arena when they
     start, so a later call has no effect on them (this logs a warning and returns False). The
