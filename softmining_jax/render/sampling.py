@@ -10,8 +10,8 @@ _EPS = 1e-7
 
 def _nondecreasing(edges: jax.Array) -> jax.Array:
     """``(N, K)`` edges that are sorted along each row in exact arithmetic, made exactly so by a
-    running maximum (it only evens out a rounding inversion of an ulp; a sort costs more on the
-    CPU, ``experiments/bench_step.py --nerf``)."""
+    running maximum (it only evens out a rounding inversion of an ulp; a sort of the short rows
+    measured several times slower on the CPU)."""
     return jax.lax.cummax(edges, axis=1)
 
 
