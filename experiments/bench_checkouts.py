@@ -21,9 +21,9 @@ import subprocess
 import sys
 import tempfile
 
+from softmining_jax.host_memory import GLIBC_TUNABLES
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-TUNABLES = ("glibc.malloc.arena_max=1:glibc.malloc.mmap_max=0:"
-            "glibc.malloc.trim_threshold=1073741824")
 
 # Runs a checkout's bench_step.py with that checkout first on the path (an editable install of
 # this checkout would otherwise be imported instead).
@@ -45,7 +45,7 @@ def run(root: pathlib.Path, out: pathlib.Path, reuse: bool, rounds: int, newer: 
     if newer:
         args += ["--host_memory", "reuse" if reuse else "default"]
     elif reuse:
-        env["GLIBC_TUNABLES"] = TUNABLES
+        env["GLIBC_TUNABLES"] = GLIBC_TUNABLES
     print(f"{out.name}:", flush=True)
     subprocess.run([sys.executable, "-c", _RUNNER, str(root), *args], env=env, check=True)
 

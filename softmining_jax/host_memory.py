@@ -16,12 +16,20 @@ import logging
 import platform
 import sys
 
-# mallopt parameters (malloc.h)
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_MAX = -4
-_M_ARENA_MAX = -8
-
 TRIM_THRESHOLD_BYTES = 1 << 30
+
+# (mallopt parameter from malloc.h, its GLIBC_TUNABLES name, value)
+_SETTINGS = ((-8, "arena_max", 1), (-4, "mmap_max", 0),
+             (-1, "trim_threshold", TRIM_THRESHOLD_BYTES))
+
+#: The same settings for a process started with them (``GLIBC_TUNABLES=...``), e.g. an older
+#: checkout without :func:`reuse_freed_host_memory` (``experiments/bench_checkouts.py``).
+GLIBC_TUNABLES = ":".join(f"glibc.malloc.{name}={value}" for _, name, value in _SETTINGS)
+
+
+def on_glibc() -> bool:
+    """Whether this process runs on Linux with glibc's ``malloc`` (where the settings apply)."""
+    return sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 
 
 def reuse_freed_host_memory() -> bool:
@@ -44,7 +52,7 @@ def reuse_freed_host_memory() -> bool:
       True if the settings were applied; False where they cannot be (not Linux with glibc, or
       JAX's backends already started).
     """
-    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+    if not on_glibc():
         return False
     from jax._src import xla_bridge
 
@@ -54,5 +62,4 @@ def reuse_freed_host_memory() -> bool:
             "JAX computation (host memory settings left unchanged).")
         return False
     mallopt = ctypes.CDLL("libc.so.6").mallopt
-    return all(mallopt(option, value) == 1 for option, value in (
-        (_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)))
+    return all(mallopt(option, value) == 1 for option, _, value in _SETTINGS)

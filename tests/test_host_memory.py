@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import platform
 import subprocess
 import sys
 
@@ -10,6 +9,7 @@ import jax.numpy as jnp
 import pytest
 
 from softmining_jax import reuse_freed_host_memory
+from softmining_jax.host_memory import on_glibc
 
 # A fresh process: apply the setting (or not), then take NeRF training steps at chair_cpu's size
 # (1024 rays, 32 + 32 samples, chair_cpu's grid) on a small procedural scene, and print the minor
@@ -50,8 +50,7 @@ def _faults_per_call(mode: str) -> tuple[str, float]:
     return out[-2], float(out[-1])
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
-                    reason="the setting applies to glibc's malloc")
+@pytest.mark.skipif(not on_glibc(), reason="the setting applies to glibc's malloc")
 def test_freed_buffers_are_reused_without_page_faults(monkeypatch):
     monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
     applied, reused = _faults_per_call("reuse")
@@ -64,5 +63,5 @@ def test_freed_buffers_are_reused_without_page_faults(monkeypatch):
 def test_a_late_call_changes_nothing_and_says_so(caplog):
     jnp.zeros(2).block_until_ready()  # JAX's backends have started
     assert reuse_freed_host_memory() is False
-    if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
+    if on_glibc():
         assert "before the first JAX computation" in caplog.text
