@@ -261,8 +261,10 @@ def _hash_encode_bwd(layout, residuals, cotangent):
     # d loss / d w_j = <ct, feature of corner j>: the corner features gathered again, one corner
     # at a time, rather than kept from the forward pass as one (N, L, 2^D, F) array (one gather
     # of all corners measured slower on the image step and no faster on chair's).
-    d_w = jnp.stack([_sum_unrolled(ct[..., f] * _rows(table, idx[..., j])[..., f]
-                                   for f in range(features)) for j in range(idx.shape[-1])],
+    def dot_features(rows):  # <ct, rows> over the feature axis: (N, L, F) -> (N, L)
+        return _sum_unrolled(ct[..., f] * rows[..., f] for f in range(features))
+
+    d_w = jnp.stack([dot_features(_rows(table, idx[..., j])) for j in range(idx.shape[-1])],
                     axis=-1)  # (N, L, 2^D)
     d_frac = _interpolation_slopes(d_w, frac)  # (N, L, D)
     d_x = _sum_unrolled(d_frac[:, level] * np.float32(res)
